@@ -1,0 +1,81 @@
+"""Delivery channels. Each turns one composed message into one provider call, keyed for dedup."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Protocol
+
+import aiosmtplib
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    idempotency_key: str
+    recipient: str
+    subject: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    provider_message_id: str
+
+
+class PermanentDeliveryError(Exception):
+    """The provider refused for good (bad address, rejected content): retrying cannot help."""
+
+
+class Channel(Protocol):
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt: ...
+
+
+def message_id_for(idempotency_key: str, domain: str = "journeys") -> str:
+    """A stable RFC 5322 Message-ID: a retried send carries the same one, so receivers dedupe."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    return f"<{digest}@{domain}>"
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    timeout_seconds: float = 10.0
+
+
+class EmailChannel:
+    def __init__(self, config: SmtpConfig) -> None:
+        self._config = config
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        email = EmailMessage()
+        email["From"] = self._config.sender
+        email["To"] = message.recipient
+        email["Subject"] = message.subject or ""
+        email["Date"] = formatdate(localtime=False)
+        email["Message-ID"] = message_id_for(message.idempotency_key)
+        email["X-Journeys-Idempotency-Key"] = message.idempotency_key
+        email.set_content(message.body)
+        try:
+            await aiosmtplib.send(
+                email,
+                hostname=self._config.host,
+                port=self._config.port,
+                username=self._config.username,
+                password=self._config.password,
+                start_tls=self._config.starttls,
+                timeout=self._config.timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise PermanentDeliveryError(f"recipient refused: {exc}") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise PermanentDeliveryError(f"SMTP {exc.code}: {exc.message}") from exc
+            raise  # 4xx: transient, the activity retries
+        return DeliveryReceipt(provider_message_id=email["Message-ID"])

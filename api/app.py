@@ -1,0 +1,34 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.problems import install_problem_handlers
+from api.resources import AppResources
+from api.routers import customers, enrollments, health, journeys, messages
+
+
+def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = False) -> FastAPI:
+    """Build the app around resources built by the caller (the CLI, or a test fixture)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_resources_on_shutdown:
+            await resources.close()
+
+    app = FastAPI(
+        title="journeys",
+        version="0.1.0",
+        summary="Journey orchestration: every enrollment is a Temporal workflow.",
+        lifespan=lifespan,
+    )
+    app.state.resources = resources
+    install_problem_handlers(app)
+    for module in (health, journeys, enrollments, customers, messages):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,124 @@
+"""Every error leaves as application/problem+json (RFC 9457), from this one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    DependencyUnavailableError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+logger = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS: list[tuple[type[DomainError], int, str]] = [
+    (NotFoundError, 404, "not-found"),
+    (ConflictError, 409, "conflict"),
+    (InvalidInputError, 422, "validation-error"),
+    (AuthenticationError, 401, "unauthorized"),
+    (PermissionDeniedError, 403, "forbidden"),
+    (DependencyUnavailableError, 503, "dependency-unavailable"),
+]
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:journeys:problem:{slug or status}",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc(parts: tuple[Any, ...] | list[Any]) -> list[str | int]:
+    return [p if isinstance(p, int) else str(p) for p in parts]
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    for kind, status, slug in _STATUS:
+        if isinstance(exc, kind):
+            errors = None
+            if isinstance(exc, InvalidInputError):
+                errors = [{"loc": _loc(i.loc), "msg": i.msg} for i in exc.issues]
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            if status == 503:
+                headers = {"Retry-After": "5"}
+            return problem(status, exc.detail, slug=slug, errors=errors, headers=headers)
+    return problem(400, exc.detail, slug="bad-request")
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": _loc(e.get("loc", ())), "msg": e.get("msg", "invalid")} for e in exc.errors()]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+    where = ".".join(str(p) for p in first["loc"])
+    return problem(422, f"{where}: {first['msg']}", slug="validation-error", errors=errors)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}) or None)
+
+
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("backing service unavailable: %r", exc)
+    return problem(
+        503,
+        "a backing service (database) is unavailable, retry later",
+        slug="dependency-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error")
+    return problem(500, "an unexpected error occurred; it has been logged", slug="internal")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Connection failures surface as these (asyncpg raises OSError subclasses on refused sockets).
+    for db_error in (OperationalError, InterfaceError, OSError, TimeoutError):
+        app.add_exception_handler(db_error, _database_error)
+    app.add_exception_handler(Exception, _unexpected)

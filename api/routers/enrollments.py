@@ -1,0 +1,70 @@
+"""/v1/journeys/{journeyId}/enrollments: entering customers and following them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from api.auth import Principal
+from api.deps import Paging, Resources, Uow, parse_id, require
+from api.schemas.common import PageMeta, PageOut
+from api.schemas.enrollments import EnrollmentDetailOut, EnrollmentOut, EnrollRequest
+from services.enrollments import EnrollmentService
+
+router = APIRouter(prefix="/v1/journeys/{journeyId}/enrollments", tags=["enrollments"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentOut,
+    responses={200: {"description": "The customer's open enrollment already existed (a retry)"}},
+)
+async def enroll_customer(
+    journeyId: str,  # noqa: N803
+    body: EnrollRequest,
+    uow: Uow,
+    res: Resources,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("journey:enrollment:add"))],
+) -> EnrollmentOut:
+    outcome = await EnrollmentService(uow, res.gateway).enroll(
+        principal.tenant_id, parse_id(journeyId, "journey"), body.customer_id
+    )
+    if not outcome.created:
+        response.status_code = status.HTTP_200_OK
+    return EnrollmentOut.build(outcome.enrollment)
+
+
+@router.get("", response_model=PageOut[EnrollmentOut])
+async def list_enrollments(
+    journeyId: str,  # noqa: N803
+    uow: Uow,
+    res: Resources,
+    paging: Paging,
+    principal: Annotated[Principal, Depends(require("journey:enrollment:view"))],
+    status_filter: Annotated[
+        Literal["ACTIVE", "COMPLETED", "EXITED", "FAILED"] | None, Query(alias="status")
+    ] = None,
+) -> PageOut[EnrollmentOut]:
+    page = await EnrollmentService(uow, res.gateway).list_for_journey(
+        principal.tenant_id, parse_id(journeyId, "journey"), paging, status_filter
+    )
+    return PageOut[EnrollmentOut](
+        data=[EnrollmentOut.build(row) for row in page.items], meta=PageMeta.of(page.total, paging)
+    )
+
+
+@router.get("/{enrollmentId}", response_model=EnrollmentDetailOut)
+async def get_enrollment(
+    journeyId: str,  # noqa: N803
+    enrollmentId: str,  # noqa: N803
+    uow: Uow,
+    res: Resources,
+    principal: Annotated[Principal, Depends(require("journey:enrollment:view"))],
+) -> EnrollmentDetailOut:
+    detail = await EnrollmentService(uow, res.gateway).detail(
+        principal.tenant_id, parse_id(journeyId, "journey"), parse_id(enrollmentId, "enrollment")
+    )
+    return EnrollmentDetailOut.from_detail(detail)

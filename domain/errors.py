@@ -1,0 +1,69 @@
+"""The one error hierarchy of the product. The API maps each class to a problem+json status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    """Base of every error the product raises on purpose."""
+
+    title: str = "Error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFoundError(DomainError):
+    title = "Not Found"
+
+    def __init__(self, kind: str, identifier: str) -> None:
+        super().__init__(f"{kind} {identifier!r} not found")
+        self.kind = kind
+        self.identifier = identifier
+
+
+class ConflictError(DomainError):
+    """The request is valid but the current state does not allow it (e.g. illegal transition)."""
+
+    title = "Conflict"
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """One thing wrong with the input: where (a path of keys and indexes) and what."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+
+
+class InvalidInputError(DomainError):
+    title = "Unprocessable Content"
+
+    def __init__(self, issues: Sequence[FieldIssue], detail: str | None = None) -> None:
+        self.issues = list(issues)
+        super().__init__(detail or "; ".join(f"{'.'.join(map(str, i.loc))}: {i.msg}" for i in issues))
+
+
+class DependencyUnavailableError(DomainError):
+    """A backing service (database, Temporal, SMTP) cannot be reached right now; retry later."""
+
+    title = "Service Unavailable"
+
+    def __init__(self, dependency: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"{dependency} is unavailable, retry later")
+        self.dependency = dependency
+
+
+class AuthenticationError(DomainError):
+    """No credentials, or credentials that do not verify."""
+
+    title = "Unauthorized"
+
+
+class PermissionDeniedError(DomainError):
+    """Authenticated, but the token lacks the scope the operation needs."""
+
+    title = "Forbidden"

@@ -1,0 +1,100 @@
+"""Temporal payloads: one model in and one out for every workflow, activity, signal and query.
+
+Each carries `schema_version` so inputs can evolve while old histories still replay.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from domain.definition import JourneyDefinition, SendConfig
+from domain.interpreter import EnrollmentStatus, JourneyState, StepRecord
+from domain.wire import WireModel
+
+ENROLLMENT_WORKFLOW = "EnrollmentWorkflow"
+
+
+class EnrollmentInput(WireModel):
+    schema_version: int = 1
+    tenant_id: str
+    journey_id: str
+    journey_name: str
+    version: int
+    customer_id: str
+    entry_number: int = 1
+    enrollment_id: str
+    enrolled_at: datetime
+    definition: JourneyDefinition
+    # Set only when the workflow continues as new, carrying what it had.
+    state: JourneyState | None = None
+
+
+class EnrollmentResult(WireModel):
+    schema_version: int = 1
+    status: EnrollmentStatus
+    converted: bool
+    completed_at: datetime | None
+
+
+class EnrollmentSnapshot(WireModel):
+    """The enrollment row as the projection writes it."""
+
+    tenant_id: str
+    enrollment_id: str
+    journey_id: str
+    version: int
+    customer_id: str
+    entry_number: int
+    workflow_id: str
+    status: EnrollmentStatus
+    converted: bool
+    current_step_id: str | None
+    waiting_until: datetime | None
+    enrolled_at: datetime
+    completed_at: datetime | None
+
+
+class ProgressBatch(WireModel):
+    """Step records and the enrollment row, written together in one transaction."""
+
+    schema_version: int = 1
+    enrollment: EnrollmentSnapshot
+    steps: list[StepRecord] = Field(default_factory=list)
+
+
+class SendRequest(WireModel):
+    schema_version: int = 1
+    tenant_id: str
+    journey_id: str
+    enrollment_id: str
+    customer_id: str
+    node_id: str
+    visit: int
+    idempotency_key: str
+    config: SendConfig
+    # Pending projection records ride along so a send costs no extra round trip.
+    progress: ProgressBatch | None = None
+
+
+class SendResult(WireModel):
+    schema_version: int = 1
+    outcome: Literal["sent", "suppressed", "failed"]
+    message_id: str | None = None
+    error: str | None = None
+
+
+class EnrollmentStateView(WireModel):
+    """What the `state` query answers: the live position of an enrollment."""
+
+    schema_version: int = 1
+    enrollment_id: str
+    journey_id: str
+    version: int
+    status: EnrollmentStatus
+    current_node_id: str | None
+    waiting_until: datetime | None
+    converted: bool
+    path: list[str]

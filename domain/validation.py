@@ -1,0 +1,161 @@
+"""Graph rules a journey must satisfy to be published (SPEC §5). Each issue names its node or edge."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from domain.definition import (
+    ConditionNode,
+    ExitNode,
+    GoalCheckNode,
+    JourneyDefinition,
+    Node,
+    SplitNode,
+    TriggerNode,
+    WaitForEventNode,
+    WaitNode,
+)
+from domain.errors import FieldIssue
+
+_WAITING_TYPES = (WaitNode, WaitForEventNode)
+
+
+def expected_labels(node: Node) -> set[str]:
+    """The outgoing edge labels a node of this type must have, exactly."""
+    if isinstance(node, ExitNode):
+        return set()
+    if isinstance(node, ConditionNode | GoalCheckNode):
+        return {"yes", "no"}
+    if isinstance(node, WaitForEventNode):
+        return {"matched", "timeout"}
+    if isinstance(node, SplitNode):
+        return {branch.key for branch in node.config.splits}
+    return {"next"}
+
+
+def validate_graph(definition: JourneyDefinition) -> list[FieldIssue]:
+    issues: list[FieldIssue] = []
+    index_of: dict[str, int] = {}
+    for i, node in enumerate(definition.nodes):
+        if node.id in index_of:
+            issues.append(FieldIssue(("nodes", i, "id"), f"duplicate node id {node.id!r}"))
+        index_of.setdefault(node.id, i)
+
+    triggers = [i for i, n in enumerate(definition.nodes) if isinstance(n, TriggerNode)]
+    if len(triggers) != 1:
+        loc: tuple[str | int, ...] = ("nodes", triggers[1]) if len(triggers) > 1 else ("nodes",)
+        issues.append(FieldIssue(loc, f"exactly one TRIGGER node is required, found {len(triggers)}"))
+
+    outgoing: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for i, edge in enumerate(definition.edges):
+        if edge.source_node_id not in index_of:
+            issues.append(FieldIssue(("edges", i, "sourceNodeId"), f"unknown node {edge.source_node_id!r}"))
+            continue
+        if edge.target_node_id not in index_of:
+            issues.append(FieldIssue(("edges", i, "targetNodeId"), f"unknown node {edge.target_node_id!r}"))
+            continue
+        if isinstance(definition.nodes[index_of[edge.target_node_id]], TriggerNode):
+            issues.append(FieldIssue(("edges", i, "targetNodeId"), "no edge may enter the TRIGGER"))
+        outgoing[edge.source_node_id].append((i, edge.label, edge.target_node_id))
+
+    for node in definition.nodes:
+        i = index_of[node.id]
+        expected = expected_labels(node)
+        seen: set[str] = set()
+        for edge_index, label, _target in outgoing[node.id]:
+            if label not in expected:
+                allowed = ", ".join(sorted(expected)) or "none (terminal node)"
+                issues.append(
+                    FieldIssue(
+                        ("edges", edge_index, "label"),
+                        f"{node.type} node {node.id!r} cannot have a {label!r} edge; allowed: {allowed}",
+                    )
+                )
+            elif label in seen:
+                issues.append(
+                    FieldIssue(("edges", edge_index, "label"), f"second {label!r} edge from {node.id!r}")
+                )
+            seen.add(label)
+        missing = expected - seen
+        if missing:
+            issues.append(
+                FieldIssue(
+                    ("nodes", i),
+                    f"{node.type} node {node.id!r} is missing outgoing edge(s): {', '.join(sorted(missing))}",
+                )
+            )
+        if isinstance(node, SplitNode):
+            total = sum(branch.percentage for branch in node.config.splits)
+            if abs(total - 100) > 1e-9:
+                issues.append(
+                    FieldIssue(("nodes", i, "config", "splits"), f"percentages sum to {total:g}, not 100")
+                )
+            keys = [b.key for b in node.config.splits]
+            if len(set(keys)) != len(keys):
+                issues.append(FieldIssue(("nodes", i, "config", "splits"), "split keys must be unique"))
+
+    if len(triggers) == 1:
+        issues.extend(_reachability(definition, index_of, outgoing))
+    issues.extend(_cycles_without_wait(definition, index_of, outgoing))
+    return issues
+
+
+def validate_for_publish(definition: JourneyDefinition) -> list[FieldIssue]:
+    issues = validate_graph(definition)
+    if len(definition.nodes) < 2:
+        issues.append(FieldIssue(("nodes",), "a journey needs at least one step after its TRIGGER"))
+    return issues
+
+
+def _reachability(
+    definition: JourneyDefinition,
+    index_of: dict[str, int],
+    outgoing: dict[str, list[tuple[int, str, str]]],
+) -> list[FieldIssue]:
+    start = definition.trigger().id
+    reached = {start}
+    frontier = [start]
+    while frontier:
+        current = frontier.pop()
+        for _, _, target in outgoing[current]:
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    return [
+        FieldIssue(("nodes", index_of[n.id]), f"node {n.id!r} is not reachable from the TRIGGER")
+        for n in definition.nodes
+        if n.id not in reached
+    ]
+
+
+def _cycles_without_wait(
+    definition: JourneyDefinition,
+    index_of: dict[str, int],
+    outgoing: dict[str, list[tuple[int, str, str]]],
+) -> list[FieldIssue]:
+    """A loop must pass through a WAIT or WAIT_FOR_EVENT, or an enrollment would spin forever."""
+    waiting = {n.id for n in definition.nodes if isinstance(n, _WAITING_TYPES)}
+    white, grey, black = 0, 1, 2
+    colour = {n.id: white for n in definition.nodes}
+    issues: list[FieldIssue] = []
+
+    def visit(node_id: str) -> None:
+        colour[node_id] = grey
+        for edge_index, _, target in outgoing[node_id]:
+            if target in waiting or target not in colour:
+                continue
+            if colour[target] == grey:
+                issues.append(
+                    FieldIssue(
+                        ("edges", edge_index),
+                        f"cycle through {target!r} has no WAIT or WAIT_FOR_EVENT",
+                    )
+                )
+            elif colour[target] == white:
+                visit(target)
+        colour[node_id] = black
+
+    for node in definition.nodes:
+        if node.id not in waiting and colour[node.id] == white:
+            visit(node.id)
+    return issues

@@ -1,0 +1,103 @@
+"""The `journeys` command: dev stack, API, worker, migrations, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from journeys.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+console = Console(stderr=True)
+
+
+@app.command()
+def dev() -> None:
+    """Start everything on this machine: PostgreSQL, Temporal + UI, SMTP sink, worker, API."""
+    from journeys.devstack.stack import run_dev_stack
+
+    raise typer.Exit(run_dev_stack(get_settings()))
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (default JOURNEYS_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default JOURNEYS_API_PORT)")] = None,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.resources import AppResources
+    from journeys.runtime import database_url, jwt_secret
+
+    settings = get_settings()
+    resources = AppResources.from_settings(
+        settings, database_url=database_url(settings), jwt_secret=jwt_secret(settings)
+    )
+    application = create_app(resources, close_resources_on_shutdown=True)
+    uvicorn.run(
+        application,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (same as `python worker.py`)."""
+    import logging
+
+    from worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(get_settings()))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations up to the newest."""
+    from journeys.runtime import database_url
+    from store.migrate import upgrade_to_head
+
+    upgrade_to_head(database_url(get_settings()))
+    console.print("[green]database schema is up to date[/green]")
+
+
+@app.command()
+def token(
+    tenant: Annotated[str, typer.Option(help="Tenant id the token acts for")] = "dev",
+    scopes: Annotated[
+        list[str] | None, typer.Option("--scopes", help="Scope to grant; repeat. Default: all")
+    ] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds")] = 24 * 3600,
+    subject: Annotated[str, typer.Option(help="The `sub` claim")] = "dev",
+) -> None:
+    """Mint an HS256 bearer token with the configured (or dev) secret."""
+    from api.auth import ALL_SCOPES, mint_token
+    from journeys.runtime import jwt_secret
+
+    settings = get_settings()
+    granted: list[str] = []
+    for item in scopes or list(ALL_SCOPES):
+        granted.extend(part for part in item.replace(",", " ").split() if part)
+    typer.echo(
+        mint_token(
+            secret=jwt_secret(settings, allow_dev_file=True),
+            tenant=tenant,
+            scopes=granted,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            ttl_seconds=ttl,
+            subject=subject,
+        )
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,122 @@
+"""The Temporal side of the services: one lazily connected client and the enrollment gateway."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from urllib.parse import quote
+
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from domain.errors import DependencyUnavailableError
+from domain.ids import customer_key
+from domain.payloads import ENROLLMENT_WORKFLOW, EnrollmentInput, EnrollmentStateView
+
+JOURNEY_ID = SearchAttributeKey.for_keyword("JourneyId")
+JOURNEY_VERSION = SearchAttributeKey.for_int("JourneyVersion")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
+
+
+async def connect_client(address: str, namespace: str) -> Client:
+    return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+
+
+class TemporalConnection:
+    """Connects on first use, so the API can start (and report) while Temporal is still down."""
+
+    def __init__(self, address: str, namespace: str, client: Client | None = None) -> None:
+        self.address = address
+        self.namespace = namespace
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(
+                        connect_client(self.address, self.namespace), timeout=5
+                    )
+                except (RuntimeError, OSError, TimeoutError) as exc:
+                    raise DependencyUnavailableError(
+                        "temporal", f"Temporal at {self.address} is unreachable: {exc}"
+                    ) from exc
+        return self._client
+
+    async def ping(self) -> None:
+        client = await self.client()
+        try:
+            await client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), timeout=timedelta(seconds=3)
+            )
+        except RPCError as exc:
+            raise DependencyUnavailableError("temporal", f"Temporal did not answer: {exc}") from exc
+
+
+class EnrollmentGateway:
+    """Starts and inspects enrollment workflows; the only place services touch Temporal."""
+
+    def __init__(self, connection: TemporalConnection, task_queue: str, ui_url: str) -> None:
+        self._connection = connection
+        self._task_queue = task_queue
+        self._ui_url = ui_url.rstrip("/")
+
+    async def start(self, workflow_id: str, payload: EnrollmentInput) -> None:
+        """Idempotent: starting an enrollment that already started (or ended) is a no-op."""
+        client = await self._connection.client()
+        try:
+            await client.start_workflow(
+                ENROLLMENT_WORKFLOW,
+                payload,
+                id=workflow_id,
+                task_queue=self._task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(TENANT_ID, payload.tenant_id),
+                        SearchAttributePair(JOURNEY_ID, payload.journey_id),
+                        SearchAttributePair(JOURNEY_VERSION, payload.version),
+                        SearchAttributePair(CUSTOMER_ID, customer_key(payload.customer_id)),
+                    ]
+                ),
+                static_summary=(
+                    f"journey {payload.journey_name} v{payload.version} · "
+                    f"customer {customer_key(payload.customer_id)}"
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            return
+        except RPCError as exc:
+            raise DependencyUnavailableError("temporal", f"could not start the enrollment: {exc}") from exc
+
+    async def live_state(self, workflow_id: str) -> EnrollmentStateView | None:
+        """The running workflow's own view, or None when it is closed or unreachable."""
+        try:
+            client = await self._connection.client()
+            handle = client.get_workflow_handle(workflow_id)
+            description = await handle.describe()
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                return None
+            view: EnrollmentStateView = await handle.query("state", result_type=EnrollmentStateView)
+            return view
+        except (DependencyUnavailableError, RPCError):
+            return None
+
+    def workflow_url(self, workflow_id: str) -> str:
+        namespace = quote(self._connection.namespace, safe="")
+        return f"{self._ui_url}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}"

@@ -1,0 +1,51 @@
+"""Customer profiles: traits and identifiers per tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.rows import CustomerRow
+
+
+class CustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, tenant_id: str, customer_id: str) -> CustomerRow | None:
+        return await self._session.get(CustomerRow, (tenant_id, customer_id), populate_existing=True)
+
+    async def upsert(
+        self, tenant_id: str, customer_id: str, traits: dict[str, Any], *, merge: bool
+    ) -> CustomerRow:
+        """Replace (PUT) or shallow-merge (PATCH) traits in one statement, creating the profile."""
+        statement = insert(CustomerRow).values(tenant_id=tenant_id, id=customer_id, traits=traits)
+        new_traits = (
+            CustomerRow.traits.op("||")(statement.excluded.traits) if merge else statement.excluded.traits
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=[CustomerRow.tenant_id, CustomerRow.id],
+            set_={"traits": new_traits, "updated_at": func.now()},
+        ).returning(CustomerRow)
+        row: CustomerRow = (
+            await self._session.execute(upsert, execution_options={"populate_existing": True})
+        ).scalar_one()
+        return row
+
+    async def ensure_exists(self, tenant_id: str, customer_id: str) -> None:
+        statement = (
+            insert(CustomerRow)
+            .values(tenant_id=tenant_id, id=customer_id, traits={})
+            .on_conflict_do_nothing(index_elements=[CustomerRow.tenant_id, CustomerRow.id])
+        )
+        await self._session.execute(statement)
+
+    async def traits(self, tenant_id: str, customer_id: str) -> dict[str, Any] | None:
+        return await self._session.scalar(
+            select(CustomerRow.traits).where(
+                CustomerRow.tenant_id == tenant_id, CustomerRow.id == customer_id
+            )
+        )

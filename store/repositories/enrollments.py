@@ -1,0 +1,154 @@
+"""Enrollment rows and their step history: the projection of what workflows did."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.payloads import ProgressBatch
+from store.repositories.pagination import Page, PageRequest, paginate
+from store.rows import EnrollmentRow, EnrollmentStepRow
+
+
+class EnrollmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def insert_if_absent(self, values: dict[str, Any]) -> bool:
+        """Insert a new entry; False when the same (journey, customer, entry) already exists."""
+        statement = (
+            insert(EnrollmentRow).values(**values).on_conflict_do_nothing().returning(EnrollmentRow.id)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none() is not None
+
+    async def get(self, tenant_id: str, enrollment_id: uuid.UUID) -> EnrollmentRow | None:
+        return await self._session.scalar(
+            select(EnrollmentRow)
+            .where(EnrollmentRow.tenant_id == tenant_id, EnrollmentRow.id == enrollment_id)
+            .execution_options(populate_existing=True)
+        )
+
+    async def latest_for_customer(
+        self, tenant_id: str, journey_id: uuid.UUID, customer_id: str
+    ) -> EnrollmentRow | None:
+        return await self._session.scalar(
+            select(EnrollmentRow)
+            .where(
+                EnrollmentRow.tenant_id == tenant_id,
+                EnrollmentRow.journey_id == journey_id,
+                EnrollmentRow.customer_id == customer_id,
+            )
+            .order_by(EnrollmentRow.entry_number.desc())
+            .limit(1)
+            .execution_options(populate_existing=True)
+        )
+
+    async def list_for_journey(
+        self, tenant_id: str, journey_id: uuid.UUID, page: PageRequest, *, status: str | None = None
+    ) -> Page[EnrollmentRow]:
+        conditions: list[Any] = [
+            EnrollmentRow.tenant_id == tenant_id,
+            EnrollmentRow.journey_id == journey_id,
+        ]
+        if status:
+            conditions.append(EnrollmentRow.status == status)
+        return await paginate(
+            self._session,
+            EnrollmentRow,
+            conditions,
+            [EnrollmentRow.enrolled_at.desc(), EnrollmentRow.id],
+            page,
+        )
+
+    async def counts_by_status(self, tenant_id: str, journey_id: uuid.UUID) -> dict[str, int]:
+        rows = await self._session.execute(
+            select(EnrollmentRow.status, func.count())
+            .where(EnrollmentRow.tenant_id == tenant_id, EnrollmentRow.journey_id == journey_id)
+            .group_by(EnrollmentRow.status)
+        )
+        counts = {status: int(count) for status, count in rows}
+        converted = await self._session.scalar(
+            select(func.count()).where(
+                EnrollmentRow.tenant_id == tenant_id,
+                EnrollmentRow.journey_id == journey_id,
+                EnrollmentRow.converted.is_(True),
+            )
+        )
+        counts["CONVERTED"] = int(converted or 0)
+        return counts
+
+    async def steps(self, tenant_id: str, enrollment_id: uuid.UUID) -> list[EnrollmentStepRow]:
+        rows = await self._session.scalars(
+            select(EnrollmentStepRow)
+            .where(
+                EnrollmentStepRow.tenant_id == tenant_id,
+                EnrollmentStepRow.enrollment_id == enrollment_id,
+            )
+            .order_by(EnrollmentStepRow.started_at, EnrollmentStepRow.visit, EnrollmentStepRow.node_id)
+        )
+        return list(rows)
+
+    async def apply_progress(self, batch: ProgressBatch) -> None:
+        """Upsert the enrollment row and its step records. Replaying a batch changes nothing."""
+        snapshot = batch.enrollment
+        values = {
+            "id": uuid.UUID(snapshot.enrollment_id),
+            "tenant_id": snapshot.tenant_id,
+            "journey_id": uuid.UUID(snapshot.journey_id),
+            "version": snapshot.version,
+            "customer_id": snapshot.customer_id,
+            "entry_number": snapshot.entry_number,
+            "workflow_id": snapshot.workflow_id,
+            "status": snapshot.status,
+            "converted": snapshot.converted,
+            "current_step_id": snapshot.current_step_id,
+            "waiting_until": snapshot.waiting_until,
+            "enrolled_at": snapshot.enrolled_at,
+            "completed_at": snapshot.completed_at,
+        }
+        upsert = insert(EnrollmentRow).values(**values)
+        mutable = ("status", "converted", "current_step_id", "waiting_until", "completed_at", "version")
+        await self._session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[EnrollmentRow.id],
+                set_={**{name: upsert.excluded[name] for name in mutable}, "updated_at": func.now()},
+            )
+        )
+        if not batch.steps:
+            return
+        # A batch may hold the same step twice (entered, then completed): the last word wins.
+        latest = {(s.node_id, s.visit): s for s in batch.steps}
+        step_values = [
+            {
+                "enrollment_id": uuid.UUID(snapshot.enrollment_id),
+                "tenant_id": snapshot.tenant_id,
+                "node_id": record.node_id,
+                "visit": record.visit,
+                "node_type": record.node_type,
+                "name": record.name,
+                "status": record.status,
+                "branch": record.branch,
+                "detail": record.detail,
+                "started_at": record.started_at,
+                "completed_at": record.completed_at,
+            }
+            for record in latest.values()
+        ]
+        step_upsert = insert(EnrollmentStepRow).values(step_values)
+        await self._session.execute(
+            step_upsert.on_conflict_do_update(
+                index_elements=[
+                    EnrollmentStepRow.enrollment_id,
+                    EnrollmentStepRow.node_id,
+                    EnrollmentStepRow.visit,
+                ],
+                set_={
+                    name: step_upsert.excluded[name]
+                    for name in ("status", "branch", "detail", "completed_at")
+                },
+            )
+        )

@@ -1,0 +1,64 @@
+"""Journeys and their frozen versions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.repositories.pagination import Page, PageRequest, paginate
+from store.rows import JourneyRow, JourneyVersionRow
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class JourneyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, row: JourneyRow) -> None:
+        self._session.add(row)
+        await self._session.flush()
+
+    async def get(
+        self, tenant_id: str, journey_id: uuid.UUID, *, for_update: bool = False
+    ) -> JourneyRow | None:
+        query = select(JourneyRow).where(JourneyRow.tenant_id == tenant_id, JourneyRow.id == journey_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def list(
+        self,
+        tenant_id: str,
+        page: PageRequest,
+        *,
+        status: str | None = None,
+        site_id: str | None = None,
+        trigger_type: str | None = None,
+        text: str | None = None,
+    ) -> Page[JourneyRow]:
+        conditions: list[Any] = [JourneyRow.tenant_id == tenant_id]
+        if status:
+            conditions.append(JourneyRow.status == status)
+        if site_id:
+            conditions.append(JourneyRow.site_id == site_id)
+        if trigger_type:
+            conditions.append(JourneyRow.trigger_type == trigger_type)
+        if text:
+            pattern = "%" + _escape_like(text) + "%"
+            conditions.append(or_(JourneyRow.name.ilike(pattern), JourneyRow.description.ilike(pattern)))
+        return await paginate(
+            self._session, JourneyRow, conditions, [JourneyRow.created_at.desc(), JourneyRow.id], page
+        )
+
+    async def add_version(self, row: JourneyVersionRow) -> None:
+        self._session.add(row)
+        await self._session.flush()
+
+    async def get_version(self, journey_id: uuid.UUID, version: int) -> JourneyVersionRow | None:
+        return await self._session.get(JourneyVersionRow, (journey_id, version))

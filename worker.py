@@ -1,0 +1,68 @@
+"""The Temporal worker: enrollment workflows plus activity instances holding their clients.
+
+Run it with `python worker.py` or `journeys worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.channels import EmailChannel, SmtpConfig
+from activities.messaging import MessagingActivities
+from activities.projections import ProjectionActivities
+from journeys.settings import Settings, get_settings
+from workflows.enrollment import EnrollmentWorkflow
+
+logger = logging.getLogger("journeys.worker")
+
+
+def smtp_config(settings: Settings) -> SmtpConfig:
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.email_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+        timeout_seconds=settings.smtp_timeout_seconds,
+    )
+
+
+def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
+    messaging = MessagingActivities(sessions, {"EMAIL": EmailChannel(smtp_config(settings))})
+    projections = ProjectionActivities(sessions)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[EnrollmentWorkflow],
+        activities=[messaging.send_message, projections.record_progress],
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    from journeys.runtime import database_url
+    from services.temporal import connect_client
+    from store.db import create_engine, create_session_factory
+
+    engine = create_engine(database_url(settings), pool_size=settings.database_pool_size)
+    client = await connect_client(settings.temporal_address, settings.temporal_namespace)
+    worker = build_worker(client, settings, create_session_factory(engine))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    logger.info("worker polling task queue %s at %s", settings.temporal_task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(get_settings()))
