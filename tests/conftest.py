@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -27,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -221,3 +222,16 @@ async def api_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client_for(dev_env.client) as http:
         yield http
+
+
+async def result_skipping_time(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> Any:
+    """Await a workflow's result letting the time-skipping server jump over its timers.
+
+    Handles the env's own client starts skip time by themselves; enrollments are started by
+    the API's gateway, so their handles unlock skipping explicitly here.
+    """
+    unlocked = getattr(env, "time_skipping_unlocked", None)
+    if unlocked is None:
+        return await handle.result()
+    async with unlocked():
+        return await handle.result()
