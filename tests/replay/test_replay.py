@@ -4,16 +4,14 @@ a worker upgrade only if this holds. Histories come from the suite's own runs
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from domain.payloads import ENROLLMENT_WORKFLOW, EnrollmentInput, EnrollmentResult
+from tests.replay.careless_workflow import ReorderedEnrollmentWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
@@ -32,16 +30,6 @@ async def test_saved_history_replays(path: Path) -> None:
     replayer = Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
-
-
-@workflow.defn(name=ENROLLMENT_WORKFLOW)
-class ReorderedEnrollmentWorkflow:
-    """A careless edit: a timer before the first activity, without `workflow.patched`."""
-
-    @workflow.run
-    async def run(self, input: EnrollmentInput) -> EnrollmentResult:
-        await workflow.sleep(timedelta(seconds=1))
-        return EnrollmentResult(status="COMPLETED", converted=False, completed_at=None)
 
 
 async def test_a_nondeterministic_change_is_caught() -> None:
