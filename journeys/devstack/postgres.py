@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import pwd
 import re
 import subprocess
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,9 +32,7 @@ class EmbeddedPostgresError(RuntimeError):
     """The embedded server could not be started, stopped or prepared."""
 
 
-def ensure_embedded_postgres(
-    pgdata: Path, *, database: str = "journeys", stop_at_exit: bool
-) -> str:
+def ensure_embedded_postgres(pgdata: Path, *, database: str = "journeys", stop_at_exit: bool) -> str:
     """Start (or reuse) the server in `pgdata`, create `database` if missing, return its URL.
 
     The URL has the form ``postgresql://postgres@/<database>?host=<socket dir>``.
@@ -43,12 +44,14 @@ def ensure_embedded_postgres(
     _forget_dead_handles(pgdata)
     if not _postmaster_running(pgdata):
         _drop_cached_server(pgdata)  # stopped behind our back: a cached handle would lie
-    try:
-        server = _get_server(pgdata, cleanup_mode="stop" if stop_at_exit else None)
-    except (subprocess.SubprocessError, OSError, AssertionError) as error:
-        raise EmbeddedPostgresError(
-            f"embedded PostgreSQL in {pgdata} did not start: {error}\n{_log_tail(pgdata)}"
-        ) from error
+    with _collect_library_errors() as library_errors:
+        try:
+            server = _get_server(pgdata, cleanup_mode="stop" if stop_at_exit else None)
+        except (subprocess.SubprocessError, OSError, AssertionError) as error:
+            details = "\n".join(library_errors) or _log_tail(pgdata)
+            raise EmbeddedPostgresError(
+                f"embedded PostgreSQL in {pgdata} did not start: {error}\n{details}"
+            ) from error
     socket_dir = _socket_dir(server)
     _create_database_if_missing(socket_dir, database)
     return f"postgresql://{POSTGRES_SUPERUSER}@/{database}?host={socket_dir}"
@@ -84,6 +87,35 @@ def stop_embedded_postgres(pgdata: Path, *, timeout_seconds: float = 30.0) -> No
         raise EmbeddedPostgresError(
             f"pg_ctl stop failed for {pgdata}: {result.stderr.strip() or result.stdout.strip()}"
         )
+
+
+@contextmanager
+def _collect_library_errors() -> Iterator[list[str]]:
+    """embedded-postgres logs initdb/pg_ctl output on failure; keep it for our own error.
+
+    Otherwise it lands on stderr through logging's last-resort handler, also when the user
+    interrupted the start on purpose.
+    """
+    messages: list[str] = []
+    handler = _ListHandler(messages)
+    library_logger = logging.getLogger("embedded_postgres")
+    propagate = library_logger.propagate
+    library_logger.addHandler(handler)
+    library_logger.propagate = False
+    try:
+        yield messages
+    finally:
+        library_logger.removeHandler(handler)
+        library_logger.propagate = propagate
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _get_server(pgdata: Path, *, cleanup_mode: str | None) -> PostgresServer:

@@ -154,9 +154,7 @@ def read_maildir(path: Path) -> list[ReceivedMessage]:
     return sorted(messages, key=lambda message: message.received_at)
 
 
-def parse_message(
-    raw: bytes, mail_from: str, rcpt_tos: list[str], received_at: datetime
-) -> ReceivedMessage:
+def parse_message(raw: bytes, mail_from: str, rcpt_tos: list[str], received_at: datetime) -> ReceivedMessage:
     # SMTP delivers CRLF line ends; bodies read the same from memory and from the Maildir.
     parsed = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
     assert isinstance(parsed, email.message.EmailMessage)
@@ -190,9 +188,7 @@ def _body_text(message: email.message.EmailMessage, subtype: str) -> str:
 def _maildir_entry(
     raw: bytes, mail_from: str, rcpt_tos: list[str], received_at: datetime
 ) -> mailbox.MaildirMessage:
-    envelope = (
-        f"{_ENVELOPE_FROM_HEADER}: {mail_from}\r\n{_ENVELOPE_TO_HEADER}: {','.join(rcpt_tos)}\r\n"
-    )
+    envelope = f"{_ENVELOPE_FROM_HEADER}: {mail_from}\r\n{_ENVELOPE_TO_HEADER}: {','.join(rcpt_tos)}\r\n"
     entry = mailbox.MaildirMessage(envelope.encode() + raw)
     entry.set_date(received_at.timestamp())
     return entry

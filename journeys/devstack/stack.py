@@ -214,9 +214,7 @@ def _start_temporal(
     return temporal
 
 
-def _start_smtp_sink(
-    settings: Settings, data_dir: Path, console: Console, stack: ExitStack
-) -> SmtpSink:
+def _start_smtp_sink(settings: Settings, data_dir: Path, console: Console, stack: ExitStack) -> SmtpSink:
     smtp = SmtpSink(host=settings.smtp_host, port=settings.smtp_port, maildir=data_dir / "mailbox")
     with _step(console, "SMTP sink") as step:
         smtp.start()
@@ -389,7 +387,7 @@ def _stop_quietly(console: Console, label: str, stop: Callable[[], None]) -> Non
     started = time.monotonic()
     try:
         stop()
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 — whatever failed, the remaining parts must still stop  # noqa: BLE001 (reported; the next part must still be stopped)
         console.print(f"[red]✗ stopping {label} failed: {escape(str(error))}[/]")
         return
     console.print(f"[dim]  stopped {label} ({time.monotonic() - started:.1f} s)[/]")

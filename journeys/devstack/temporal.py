@@ -64,9 +64,7 @@ class TemporalDevServer:
         self.port = port
         self.ui_port = ui_port
         self.log_file = log_file
-        self.search_attributes = dict(
-            SEARCH_ATTRIBUTES if search_attributes is None else search_attributes
-        )
+        self.search_attributes = dict(SEARCH_ATTRIBUTES if search_attributes is None else search_attributes)
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._log_offset = 0
@@ -90,12 +88,13 @@ class TemporalDevServer:
     def start(self, timeout_seconds: float = START_TIMEOUT_SECONDS) -> None:
         if self._process is not None and self._process.poll() is None:
             raise TemporalDevServerError("Temporal dev server already running")
+        command = self._command()
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("ab")
         self._log_offset = self._log.tell()
         self._process = subprocess.Popen(
-            self._command(),
+            command,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

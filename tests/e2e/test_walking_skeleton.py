@@ -46,7 +46,9 @@ async def test_manual_enrollment_sends_email_and_completes(
     assert published.json()["status"] == "PUBLISHED" and published.json()["version"] == 1
 
     async with run_worker(dev_env.client):
-        enrolled = await http.post(f"/v1/journeys/{journey['id']}/enrollments", json={"customerId": "cust-42"})
+        enrolled = await http.post(
+            f"/v1/journeys/{journey['id']}/enrollments", json={"customerId": "cust-42"}
+        )
         assert enrolled.status_code == 201, enrolled.text
         enrollment = enrolled.json()
         assert enrollment["status"] == "ACTIVE" and enrollment["version"] == 1
@@ -82,7 +84,7 @@ async def test_manual_enrollment_sends_email_and_completes(
     assert totals["enrolled"] == 1 and totals["completed"] == 1
 
     # Operators see readable ids, the summary and search attributes — and no PII.
-    workflow_id = (await _describe_workflow_id(dev_env.client, journey["id"]))
+    workflow_id = await _describe_workflow_id(dev_env.client, journey["id"])
     assert workflow_id.startswith("enrollment:acme:") and "ada@example.com" not in workflow_id
 
 

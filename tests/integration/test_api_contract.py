@@ -28,7 +28,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
         "Basic dXNlcjpwYXNz",
         "Bearer "
         + jwt.encode(
-            {"tenant": "acme", "aud": "journeys", "iss": "journeys", "exp": 1}, TEST_JWT_SECRET, algorithm="HS256"
+            {"tenant": "acme", "aud": "journeys", "iss": "journeys", "exp": 1},
+            TEST_JWT_SECRET,
+            algorithm="HS256",
         ),
         "Bearer "
         + jwt.encode(
@@ -39,7 +41,9 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
     ],
     ids=["missing", "garbage", "basic", "expired", "bad-signature"],
 )
-async def test_unauthenticated_requests_get_401(api_client_for: ApiClientFor, authorization: str | None) -> None:
+async def test_unauthenticated_requests_get_401(
+    api_client_for: ApiClientFor, authorization: str | None
+) -> None:
     async with api_client_for(None) as http:
         headers = {} if authorization is None else {"Authorization": authorization}
         http.headers.pop("Authorization")

@@ -54,21 +54,30 @@ async def save_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
 
 
 async def test_thirty_day_style_waits_finish_in_seconds(
-    api_client_for: ApiClientFor, time_skipping_env: WorkflowEnvironment, run_worker: RunWorker, smtp_sink: SmtpSink
+    api_client_for: ApiClientFor,
+    time_skipping_env: WorkflowEnvironment,
+    run_worker: RunWorker,
+    smtp_sink: SmtpSink,
 ) -> None:
     client = time_skipping_env.client
     async with api_client_for(client) as http, run_worker(client):
-        await http.put("/v1/customers/c1", json={"traits": {"email": "c1@example.com", "firstName": "Cy", "day": 1}})
+        await http.put(
+            "/v1/customers/c1", json={"traits": {"email": "c1@example.com", "firstName": "Cy", "day": 1}}
+        )
         enrollment = await enroll(http, drip_journey(), "c1")
         rows = (await http.get(f"/v1/journeys/{enrollment['journeyId']}/enrollments")).json()
         assert [row["id"] for row in rows["data"]] == [enrollment["id"]]
 
-        detail = (await http.get(f"/v1/journeys/{enrollment['journeyId']}/enrollments/{enrollment['id']}")).json()
+        detail = (
+            await http.get(f"/v1/journeys/{enrollment['journeyId']}/enrollments/{enrollment['id']}")
+        ).json()
         handle = client.get_workflow_handle(detail["temporalUrl"].rsplit("/", 1)[-1].replace("%3A", ":"))
         result = await result_skipping_time(time_skipping_env, handle)
         assert result["status"] == "COMPLETED"
 
-        detail = (await http.get(f"/v1/journeys/{enrollment['journeyId']}/enrollments/{enrollment['id']}")).json()
+        detail = (
+            await http.get(f"/v1/journeys/{enrollment['journeyId']}/enrollments/{enrollment['id']}")
+        ).json()
         await save_history(handle, "send_wait_send")
 
     assert detail["status"] == "COMPLETED"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ def definition(body: dict[str, Any]) -> JourneyDefinition:
 
 
 def chain(*nodes: dict[str, Any]) -> JourneyDefinition:
-    edges = [{"sourceNodeId": a["id"], "targetNodeId": b["id"]} for a, b in zip(nodes, nodes[1:], strict=False)]
+    edges = [{"sourceNodeId": a["id"], "targetNodeId": b["id"]} for a, b in itertools.pairwise(nodes)]
     return JourneyDefinition.model_validate({"nodes": list(nodes), "edges": edges})
 
 
