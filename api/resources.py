@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.auth import TokenVerifier
 from journeys.settings import Settings
+from services.engine_control import EnrollmentControl, NoEnrollmentControl
 from services.temporal import EnrollmentGateway, TemporalConnection
 from store.db import create_engine, create_session_factory
 
@@ -20,6 +21,7 @@ class AppResources:
     temporal: TemporalConnection
     gateway: EnrollmentGateway
     verifier: TokenVerifier
+    control: EnrollmentControl
 
     @classmethod
     def from_settings(cls, settings: Settings, *, database_url: str, jwt_secret: str) -> AppResources:
@@ -32,6 +34,7 @@ class AppResources:
             temporal=temporal,
             gateway=EnrollmentGateway(temporal, settings.temporal_task_queue, settings.temporal_ui_url),
             verifier=TokenVerifier(jwt_secret, settings.jwt_audience, settings.jwt_issuer),
+            control=NoEnrollmentControl(),
         )
 
     async def close(self) -> None:

@@ -14,7 +14,9 @@ from domain.rules import Rule
 from domain.wire import WireModel
 
 MAX_NODES = 200
+MAX_EDGES = 4 * MAX_NODES
 MAX_NAME_LENGTH = 200
+MAX_CONFIG_BYTES = 16_384
 
 Channel = Literal["EMAIL", "SMS", "PUSH", "WEBHOOK", "IN_APP"]
 TriggerType = Literal["EVENT", "AUDIENCE", "MANUAL", "SCHEDULE"]
@@ -263,10 +265,21 @@ class JourneyDefinition(WireModel):
     """What a published version freezes, and what an enrollment interprets."""
 
     nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
-    edges: list[Edge] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
     settings: JourneySettings = Field(default_factory=JourneySettings)
     goal: GoalConfig | None = None
     exit_criteria: ExitCriteria | None = None
+
+    @field_validator("nodes")
+    @classmethod
+    def _bounded_configs(cls, nodes: list[Node]) -> list[Node]:
+        for node in nodes:
+            size = len(node.config.model_dump_json())
+            if size > MAX_CONFIG_BYTES:
+                raise ValueError(
+                    f"config of node {node.id!r} is {size} bytes; the limit is {MAX_CONFIG_BYTES}"
+                )
+        return nodes
 
     def node(self, node_id: str) -> Node:
         for node in self.nodes:

@@ -1,20 +1,39 @@
-"""Journey authoring and lifecycle use cases."""
+"""Journey authoring, lifecycle and versions (SPEC §4 journey rows, §5, §6).
+
+A journey row holds the *draft* definition; publishing freezes it as an immutable version.
+Edits to a published journey change the draft, and the next publish makes version N+1.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from domain.definition import JourneyDefinition
-from domain.errors import ConflictError, InvalidInputError, NotFoundError
-from domain.lifecycle import ALLOWED_FROM, LifecycleAction, allowed_actions
+from domain.definition import JourneyDefinition, SendNode
+from domain.errors import ConflictError, FieldIssue, InvalidInputError, NotFoundError
+from domain.lifecycle import (
+    ALLOWED_FROM,
+    LOCKED_WHILE_LIVE,
+    RESULTING_STATUS,
+    LifecycleAction,
+    PauseMode,
+    allowed_actions,
+    is_live,
+)
 from domain.validation import validate_for_publish
+from services.engine_control import EnrollmentControl
 from services.uow import UnitOfWork
 from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.journeys import JourneyRepository
 from store.repositories.pagination import Page, PageRequest
 from store.rows import JourneyRow, JourneyVersionRow
+
+# Metadata a PATCH may change; definition parts (settings, goal, exit criteria) go to the draft.
+METADATA_FIELDS = frozenset({"name", "description", "site_id"})
+DEFINITION_FIELDS = frozenset({"settings", "goal", "exit_criteria"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,13 @@ class JourneyTotals:
     exited: int
     failed: int
     converted: int
+
+
+@dataclass(frozen=True)
+class DestinationChange:
+    node_id: str
+    action_target_id: str | None
+    template_id: str | None
 
 
 def definition_of(row: JourneyRow) -> JourneyDefinition:
@@ -55,36 +81,21 @@ def _require_transition(row: JourneyRow, action: LifecycleAction) -> None:
 
 
 class JourneyService:
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, control: EnrollmentControl | None = None) -> None:
         self._uow = uow
+        self._control = control
         self._journeys = JourneyRepository(uow.session)
         self._enrollments = EnrollmentRepository(uow.session)
 
-    async def create(self, tenant_id: str, new: NewJourney) -> JourneyRow:
-        now = datetime.now(UTC)
-        row = JourneyRow(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            name=new.name,
-            description=new.description,
-            site_id=new.site_id,
-            status="DRAFT",
-            trigger_type=_trigger_type(new.definition),
-            draft=new.definition.model_dump(mode="json"),
-            version=0,
-            created_at=now,
-            updated_at=now,
-        )
-        await self._journeys.add(row)
-        return row
+    # ---- reading ------------------------------------------------------------------------------
 
-    async def get(self, tenant_id: str, journey_id: uuid.UUID) -> JourneyRow:
-        row = await self._journeys.get(tenant_id, journey_id)
+    async def get(self, tenant_id: str, journey_id: uuid.UUID, *, for_update: bool = False) -> JourneyRow:
+        row = await self._journeys.get(tenant_id, journey_id, for_update=for_update)
         if row is None:
             raise NotFoundError("journey", str(journey_id))
         return row
 
-    async def list(
+    async def search(
         self,
         tenant_id: str,
         page: PageRequest,
@@ -110,16 +121,136 @@ class JourneyService:
             converted=counts.get("CONVERTED", 0),
         )
 
-    async def publish(self, tenant_id: str, journey_id: uuid.UUID) -> JourneyRow:
-        """Freeze the draft as the next immutable version; new entries take it from now on."""
-        row = await self._journeys.get(tenant_id, journey_id, for_update=True)
+    async def live_version(self, row: JourneyRow) -> JourneyVersionRow:
+        version = await self._journeys.get_version(row.id, row.version)
+        if version is None:
+            raise ConflictError(f"journey {row.id} has no published version")
+        return version
+
+    async def versions(
+        self, tenant_id: str, journey_id: uuid.UUID, page: PageRequest
+    ) -> Page[JourneyVersionRow]:
+        await self.get(tenant_id, journey_id)
+        return await self._journeys.list_versions(tenant_id, journey_id, page)
+
+    async def version(self, tenant_id: str, journey_id: uuid.UUID, number: int) -> JourneyVersionRow:
+        await self.get(tenant_id, journey_id)
+        row = await self._journeys.get_version(journey_id, number)
         if row is None:
-            raise NotFoundError("journey", str(journey_id))
+            raise NotFoundError("version", f"{journey_id}/v{number}")
+        return row
+
+    async def has_draft_changes(self, row: JourneyRow) -> bool:
+        if row.version == 0:
+            return True
+        published = await self._journeys.get_version(row.id, row.version)
+        return published is None or published.definition != row.draft
+
+    # ---- authoring ----------------------------------------------------------------------------
+
+    async def create(self, tenant_id: str, new: NewJourney) -> JourneyRow:
+        now = datetime.now(UTC)
+        row = JourneyRow(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            name=new.name,
+            description=new.description,
+            site_id=new.site_id,
+            status="DRAFT",
+            trigger_type=_trigger_type(new.definition),
+            draft=new.definition.model_dump(mode="json"),
+            version=0,
+            status_changed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._journeys.add(row)
+        return row
+
+    async def update(self, tenant_id: str, journey_id: uuid.UUID, changes: dict[str, Any]) -> JourneyRow:
+        """Partial update. Metadata applies at once; settings, goal and exit criteria go to the draft."""
+        row = await self.get(tenant_id, journey_id, for_update=True)
+        self._require_editable(row)
+        locked = sorted(LOCKED_WHILE_LIVE & changes.keys()) if is_live(row.status) else []
+        if locked:
+            raise ConflictError(
+                f"{', '.join(locked)} cannot change while the journey is {row.status}; unpublish it first"
+            )
+        for field in METADATA_FIELDS & changes.keys():
+            setattr(row, field, changes[field])
+        definition_changes = {k: v for k, v in changes.items() if k in DEFINITION_FIELDS}
+        if definition_changes:
+            self._store_draft(row, definition_of(row).model_copy(update=definition_changes))
+        row.updated_at = datetime.now(UTC)
+        await self._uow.session.flush()
+        return row
+
+    async def edit_draft(
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        edit: Callable[[JourneyDefinition], JourneyDefinition],
+    ) -> JourneyRow:
+        """Apply a pure edit (canvas replace, a step operation) to the draft, in this transaction."""
+        row = await self.get(tenant_id, journey_id, for_update=True)
+        self._require_editable(row)
+        self._store_draft(row, edit(definition_of(row)))
+        row.updated_at = datetime.now(UTC)
+        await self._uow.session.flush()
+        return row
+
+    async def delete(self, tenant_id: str, journey_id: uuid.UUID) -> JourneyRow | None:
+        """A never-published draft is deleted (None); anything else is archived, never lost."""
+        row = await self.get(tenant_id, journey_id, for_update=True)
+        if row.version == 0 and row.status == "DRAFT":
+            await self._journeys.delete(row)
+            return None
+        if row.status == "ARCHIVED":
+            return row
+        return await self.transition(tenant_id, journey_id, "archive")
+
+    async def update_destinations(
+        self, tenant_id: str, journey_id: uuid.UUID, changes: list[DestinationChange]
+    ) -> JourneyRow:
+        """Re-point SEND nodes of the live version (and the draft) without a new version."""
+        row = await self.get(tenant_id, journey_id, for_update=True)
+        if not is_live(row.status):
+            raise ConflictError(f"destinations are changed on a live journey; this one is {row.status}")
+        live = await self.live_version(row)
+        live_definition = JourneyDefinition.model_validate(live.definition)
+        sends = {n.id for n in live_definition.nodes if isinstance(n, SendNode)}
+        issues = [
+            FieldIssue(
+                ("destinations", i, "nodeId"), f"{c.node_id!r} is not a SEND node of version {row.version}"
+            )
+            for i, c in enumerate(changes)
+            if c.node_id not in sends
+        ]
+        if issues:
+            raise InvalidInputError(issues)
+        live.definition = _repoint(live_definition, changes).model_dump(mode="json")
+        draft = definition_of(row)
+        draft_sends = {n.id for n in draft.nodes if isinstance(n, SendNode)}
+        self._store_draft(row, _repoint(draft, [c for c in changes if c.node_id in draft_sends]))
+        row.updated_at = datetime.now(UTC)
+        await self._uow.session.flush()
+        return row
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    async def publish(self, tenant_id: str, journey_id: uuid.UUID) -> JourneyRow:
+        """Freeze the draft as the next immutable version; new entries take it from now on.
+
+        Publishing an unchanged published journey is a no-op, so a retried publish is safe.
+        """
+        row = await self.get(tenant_id, journey_id, for_update=True)
         _require_transition(row, "publish")
         definition = definition_of(row)
         issues = validate_for_publish(definition)
         if issues:
             raise InvalidInputError(issues, detail="the journey graph is not publishable")
+        if row.status == "PUBLISHED" and not await self.has_draft_changes(row):
+            return row
         now = datetime.now(UTC)
         row.version += 1
         await self._journeys.add_version(
@@ -131,14 +262,71 @@ class JourneyService:
                 published_at=now,
             )
         )
-        row.status = "PUBLISHED"
+        self._set_status(row, "publish", now)
         row.published_at = now
-        row.updated_at = now
         await self._uow.session.flush()
         return row
 
-    async def live_version(self, row: JourneyRow) -> JourneyVersionRow:
-        version = await self._journeys.get_version(row.id, row.version)
-        if version is None:
-            raise ConflictError(f"journey {row.id} has no published version")
-        return version
+    async def transition(
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        action: LifecycleAction,
+        *,
+        pause_mode: PauseMode | None = None,
+    ) -> JourneyRow:
+        """pause / resume / unpublish / archive / restore (publish has its own use case)."""
+        if action == "publish":
+            return await self.publish(tenant_id, journey_id)
+        row = await self.get(tenant_id, journey_id, for_update=True)
+        _require_transition(row, action)
+        if action == "pause" and row.status == "PAUSED" and row.pause_mode == pause_mode:
+            return row
+        self._set_status(row, action, datetime.now(UTC))
+        if action == "pause":
+            pause_mode = pause_mode or "all"
+        row.pause_mode = pause_mode if action == "pause" else None
+        await self._uow.session.flush()
+        if self._control is not None and action in ("pause", "resume", "unpublish", "archive"):
+            control = self._control
+            mode: PauseMode | None = pause_mode if action == "pause" else None
+
+            async def notify() -> None:
+                await control.lifecycle_changed(tenant_id, journey_id, action, mode)
+
+            self._uow.after_commit(notify)
+        return row
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_editable(row: JourneyRow) -> None:
+        if row.status == "ARCHIVED":
+            raise ConflictError("an archived journey cannot be edited; restore it first")
+
+    @staticmethod
+    def _store_draft(row: JourneyRow, definition: JourneyDefinition) -> None:
+        row.draft = definition.model_dump(mode="json")
+        row.trigger_type = _trigger_type(definition)
+
+    @staticmethod
+    def _set_status(row: JourneyRow, action: LifecycleAction, now: datetime) -> None:
+        row.status = RESULTING_STATUS[action]
+        row.status_changed_at = now
+        row.updated_at = now
+
+
+def _repoint(definition: JourneyDefinition, changes: list[DestinationChange]) -> JourneyDefinition:
+    by_node = {c.node_id: c for c in changes}
+    nodes = []
+    for node in definition.nodes:
+        change = by_node.get(node.id)
+        if isinstance(node, SendNode) and change is not None:
+            update: dict[str, Any] = {}
+            if change.action_target_id is not None:
+                update["action_target_id"] = change.action_target_id
+            if change.template_id is not None:
+                update["template_id"] = change.template_id
+            node = node.model_copy(update={"config": node.config.model_copy(update=update)})
+        nodes.append(node)
+    return definition.model_copy(update={"nodes": nodes})

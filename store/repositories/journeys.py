@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.repositories.pagination import Page, PageRequest, paginate
@@ -62,3 +62,14 @@ class JourneyRepository:
 
     async def get_version(self, journey_id: uuid.UUID, version: int) -> JourneyVersionRow | None:
         return await self._session.get(JourneyVersionRow, (journey_id, version))
+
+    async def delete(self, row: JourneyRow) -> None:
+        await self._session.execute(delete(JourneyRow).where(JourneyRow.id == row.id))
+
+    async def list_versions(
+        self, tenant_id: str, journey_id: uuid.UUID, page: PageRequest
+    ) -> Page[JourneyVersionRow]:
+        conditions = [JourneyVersionRow.tenant_id == tenant_id, JourneyVersionRow.journey_id == journey_id]
+        return await paginate(
+            self._session, JourneyVersionRow, conditions, [JourneyVersionRow.version.desc()], page
+        )

@@ -10,7 +10,7 @@ import pytest
 from api.auth import ALL_SCOPES, TokenVerifier, mint_token
 from domain.errors import AuthenticationError, PermissionDeniedError
 
-SECRET = "unit-test-secret-0123456789-abcdefghijklmnop"
+SECRET = "unit-test-secret-0123456789-abcdefghijklmnop-0123456789-abcdefghijklmnop"
 verifier = TokenVerifier(SECRET, "journeys", "journeys")
 
 

@@ -1,0 +1,370 @@
+"""Hypothesis strategies for journey definitions: valid graphs, and graphs with one known fault.
+
+`valid_definitions()` builds a DAG in node order: one TRIGGER first, then random steps, each entered by
+at least one still-unlinked branch of an earlier step (so every step is reachable from the TRIGGER), and a
+terminal EXIT/END last that takes whatever branches are still unlinked. Edges come out shuffled.
+
+`invalid_definitions()` draws a valid one and applies one corruption; it returns the definition and the
+loc prefix (`("nodes", i)` or `("edges", i)`) of the node or edge at fault.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any, get_args
+
+from hypothesis import strategies as st
+from hypothesis.strategies import DrawFn
+
+from domain.definition import (
+    Channel,
+    ConditionConfig,
+    ConditionNode,
+    Edge,
+    ExitNode,
+    GoalCheckNode,
+    JourneyDefinition,
+    Node,
+    Position,
+    ProfileUpdate,
+    SendConfig,
+    SendNode,
+    SplitBranch,
+    SplitConfig,
+    SplitNode,
+    TriggerConfig,
+    TriggerNode,
+    UpdateConfig,
+    UpdateNode,
+    WaitConfig,
+    WaitForEventConfig,
+    WaitForEventNode,
+    WaitNode,
+    WaitUntilTime,
+    WaitUntilTrait,
+)
+from domain.rules import Operator, Rule
+
+Loc = tuple[str | int, ...]
+
+STEP_TYPES = ["SEND", "WAIT", "WAIT_FOR_EVENT", "CONDITION", "SPLIT", "UPDATE", "GOAL_CHECK", "EXIT", "END"]
+_NON_TERMINAL_TYPES = [t for t in STEP_TYPES if t not in ("EXIT", "END")]
+
+node_ids = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-", min_size=1, max_size=12
+)
+_words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=12)
+_fields = (
+    st.sampled_from(["traits.plan", "traits.age", "email", "properties.total", "lastEmailOpenAt"]) | _words
+)
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10)
+)
+# None inside lists and objects too: the steps view leaves out None *fields*, never None *values*.
+json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=3,
+)
+durations = st.builds(
+    "{} {}".format, st.integers(1, 90), st.sampled_from(["minutes", "hours", "days", "weeks", "s"])
+) | st.sampled_from(["PT30M", "P1DT2H", "P2W", "PT1.5S"])
+rules = st.builds(Rule, field=_fields, operator=st.sampled_from(get_args(Operator)), value=json_values)
+positions = st.none() | st.builds(
+    Position,
+    x=st.floats(allow_nan=False, allow_infinity=False, width=32),
+    y=st.floats(allow_nan=False, allow_infinity=False, width=32),
+)
+names = st.sampled_from(["", "Welcome email", "Check if opened", "Grüße ✓"]) | st.text(max_size=8)
+# Keys that are also edge labels elsewhere ("next", "yes") must not confuse anything.
+split_keys = st.sampled_from(["a", "b", "control", "variant_b", "next", "yes", "timeout"]) | st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=8
+)
+
+
+@st.composite
+def trigger_configs(draw: DrawFn) -> TriggerConfig:
+    kind = draw(st.sampled_from(["MANUAL", "EVENT", "AUDIENCE", "SCHEDULE"]))
+    return TriggerConfig(
+        trigger_type=kind,
+        event=draw(_words) if kind == "EVENT" else draw(st.none() | _words),
+        rules=draw(st.lists(rules, max_size=2)),
+        segment_id=draw(_words) if kind == "AUDIENCE" else None,
+        cron="0 9 * * 1" if kind == "SCHEDULE" else None,
+    )
+
+
+@st.composite
+def send_configs(draw: DrawFn) -> SendConfig:
+    channel = draw(st.sampled_from(get_args(Channel)))
+    content = draw(st.sampled_from(["template", "inline", "content"]))
+    template_id = draw(_words) if content == "template" else None
+    needs_subject = channel == "EMAIL" and template_id is None
+    return SendConfig(
+        channel=channel,
+        template_id=template_id,
+        body=draw(st.text(min_size=1, max_size=30)) if content == "inline" else None,
+        content_id=draw(_words) if content == "content" else None,
+        content_type=draw(st.none() | st.sampled_from(["email", "sms"])),
+        subject=draw(st.text(min_size=1, max_size=20))
+        if needs_subject
+        else draw(st.none() | st.text(max_size=20)),
+        action_target_id=draw(st.none() | _words),
+        on_failure=draw(st.sampled_from(["skip", "fail"])),
+    )
+
+
+@st.composite
+def wait_configs(draw: DrawFn) -> WaitConfig:
+    kind = draw(st.sampled_from(["duration", "until", "until_trait"]))
+    if kind == "duration":
+        return WaitConfig(duration=draw(durations))
+    if kind == "until":
+        hour, minute = draw(st.integers(0, 23)), draw(st.integers(0, 59))
+        weekdays = draw(st.lists(st.integers(1, 7), max_size=3, unique=True))
+        return WaitConfig(until=WaitUntilTime(time=f"{hour:02d}:{minute:02d}", weekdays=weekdays))
+    return WaitConfig(until_trait=WaitUntilTrait(field=draw(_fields), offset=draw(st.none() | durations)))
+
+
+@st.composite
+def split_configs(draw: DrawFn) -> SplitConfig:
+    keys = draw(st.lists(split_keys, min_size=2, max_size=4, unique=True))
+    cuts = sorted(draw(st.lists(st.integers(0, 100), min_size=len(keys) - 1, max_size=len(keys) - 1)))
+    bounds = [0, *cuts, 100]
+    return SplitConfig(
+        splits=[
+            SplitBranch(key=key, percentage=hi - lo)
+            for key, (lo, hi) in zip(keys, pairwise(bounds), strict=True)
+        ]
+    )
+
+
+_CONFIGS: dict[str, st.SearchStrategy[Any]] = {
+    "SEND": send_configs(),
+    "WAIT": wait_configs(),
+    "WAIT_FOR_EVENT": st.builds(
+        WaitForEventConfig, event=_words, rules=st.lists(rules, max_size=2), timeout=durations
+    ),
+    "CONDITION": st.builds(
+        ConditionConfig,
+        combinator=st.sampled_from(["AND", "OR"]),
+        rules=st.lists(rules, min_size=1, max_size=3),
+    ),
+    "SPLIT": split_configs(),
+    "UPDATE": st.builds(
+        UpdateConfig,
+        updates=st.lists(
+            st.builds(
+                ProfileUpdate,
+                field=_fields,
+                action=st.sampled_from(["set", "unset", "add", "remove", "increment"]),
+                value=json_values,
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+    ),
+}
+_NODE_CLASSES: dict[str, Any] = {
+    "TRIGGER": TriggerNode,
+    "SEND": SendNode,
+    "WAIT": WaitNode,
+    "WAIT_FOR_EVENT": WaitForEventNode,
+    "CONDITION": ConditionNode,
+    "SPLIT": SplitNode,
+    "UPDATE": UpdateNode,
+    "GOAL_CHECK": GoalCheckNode,
+    "EXIT": ExitNode,
+    "END": ExitNode,
+}
+
+
+@st.composite
+def nodes_of_type(draw: DrawFn, node_type: str, node_id: str) -> Node:
+    fields: dict[str, Any] = {"id": node_id, "type": node_type, "name": draw(names)}
+    if node_type == "TRIGGER":
+        fields["config"] = draw(trigger_configs())
+    elif node_type in _CONFIGS:
+        fields["config"] = draw(_CONFIGS[node_type])
+    fields["position"] = draw(positions)
+    node: Node = _NODE_CLASSES[node_type](**fields)
+    return node
+
+
+def outgoing_labels(node: Node) -> list[str]:
+    """The labels a node of this type must have (written out here, independent of the code under test)."""
+    if isinstance(node, ExitNode):
+        return []
+    if isinstance(node, ConditionNode | GoalCheckNode):
+        return ["yes", "no"]
+    if isinstance(node, WaitForEventNode):
+        return ["matched", "timeout"]
+    if isinstance(node, SplitNode):
+        return [branch.key for branch in node.config.splits]
+    return ["next"]
+
+
+@st.composite
+def valid_definitions(draw: DrawFn, min_nodes: int = 2, max_nodes: int = 25) -> JourneyDefinition:
+    size = draw(st.integers(min_nodes, max_nodes))
+    ids = draw(st.lists(node_ids, min_size=size, max_size=size, unique=True))
+    nodes: list[Node] = [draw(nodes_of_type("TRIGGER", ids[0]))]
+    unlinked: list[tuple[str, str]] = [(ids[0], "next")]  # (source id, label) of branches without a target
+    edges: list[Edge] = []
+    for position in range(1, size):
+        last = position == size - 1
+        if last:
+            node_type = draw(st.sampled_from(["EXIT", "END"]))
+        else:
+            # A terminal step here must leave at least one branch open for the steps still to come.
+            node_type = draw(st.sampled_from(STEP_TYPES if len(unlinked) >= 2 else _NON_TERMINAL_TYPES))
+        node = draw(nodes_of_type(node_type, ids[position]))
+        if last:
+            entering = list(range(len(unlinked)))
+        else:
+            most = len(unlinked) if outgoing_labels(node) else len(unlinked) - 1
+            entering = draw(
+                st.lists(st.integers(0, len(unlinked) - 1), min_size=1, max_size=most, unique=True)
+            )
+        for slot in sorted(entering, reverse=True):
+            source_id, label = unlinked.pop(slot)
+            edges.append(Edge(source_node_id=source_id, target_node_id=node.id, label=label))
+        unlinked.extend((node.id, label) for label in outgoing_labels(node))
+        nodes.append(node)
+    assert not unlinked
+    return JourneyDefinition(nodes=nodes, edges=draw(st.permutations(edges)))
+
+
+@st.composite
+def linear_definitions(draw: DrawFn, min_nodes: int = 2, max_nodes: int = 12) -> JourneyDefinition:
+    """TRIGGER → single-`next` steps → EXIT/END, edges in chain order."""
+    size = draw(st.integers(min_nodes, max_nodes))
+    ids = draw(st.lists(node_ids, min_size=size, max_size=size, unique=True))
+    middle = [draw(st.sampled_from(["SEND", "WAIT", "UPDATE"])) for _ in range(size - 2)]
+    types = ["TRIGGER", *middle, draw(st.sampled_from(["EXIT", "END"]))]
+    nodes = [draw(nodes_of_type(t, i)) for t, i in zip(types, ids, strict=True)]
+    edges = [Edge(source_node_id=a, target_node_id=b) for a, b in pairwise(ids)]
+    return JourneyDefinition(nodes=nodes, edges=edges)
+
+
+# --- corruptions: each returns the corrupted definition and the loc prefix of what is at fault ---------
+
+
+def _fresh_id(definition: JourneyDefinition, stem: str) -> str:
+    taken = {n.id for n in definition.nodes}
+    candidate = stem
+    while candidate in taken:
+        candidate += "_"
+    return candidate
+
+
+def _edge_to_unknown_node(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefinition, Loc]:
+    index = draw(st.integers(0, len(d.edges) - 1))
+    edges = list(d.edges)
+    edges[index] = edges[index].model_copy(update={"target_node_id": _fresh_id(d, "nowhere")})
+    return d.model_copy(update={"edges": edges}), ("edges", index)
+
+
+def _removed_required_edge(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefinition, Loc]:
+    index = draw(st.integers(0, len(d.edges) - 1))
+    source = d.edges[index].source_node_id
+    edges = [e for i, e in enumerate(d.edges) if i != index]
+    return d.model_copy(update={"edges": edges}), ("nodes", [n.id for n in d.nodes].index(source))
+
+
+def _extra_edge_with_wrong_label(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefinition, Loc]:
+    # Source before target, so the extra edge closes no cycle (which would be a second fault).
+    source_index = draw(st.integers(0, len(d.nodes) - 2))
+    target_index = draw(st.integers(source_index + 1, len(d.nodes) - 1))
+    source = d.nodes[source_index]
+    vocabulary = ["next", "yes", "no", "matched", "timeout", "a", "b", "control", "elsewhere"]
+    label = draw(st.sampled_from([w for w in vocabulary if w not in outgoing_labels(source)]))
+    at = draw(st.integers(0, len(d.edges)))
+    extra = Edge(source_node_id=source.id, target_node_id=d.nodes[target_index].id, label=label)
+    return d.model_copy(update={"edges": [*d.edges[:at], extra, *d.edges[at:]]}), ("edges", at)
+
+
+def _second_trigger(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefinition, Loc]:
+    at = draw(st.integers(1, len(d.nodes)))
+    trigger = draw(nodes_of_type("TRIGGER", _fresh_id(d, "second_trigger")))
+    # Linked like a real trigger, so the only thing wrong with it is being the second.
+    target = draw(st.sampled_from(d.nodes[1:])).id
+    edges = [*d.edges, Edge(source_node_id=trigger.id, target_node_id=target)]
+    return d.model_copy(update={"nodes": [*d.nodes[:at], trigger, *d.nodes[at:]], "edges": edges}), (
+        "nodes",
+        at,
+    )
+
+
+def _unreachable_node(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefinition, Loc]:
+    at = draw(st.integers(1, len(d.nodes)))
+    orphan = draw(nodes_of_type(draw(st.sampled_from(["EXIT", "SEND"])), _fresh_id(d, "orphan")))
+    edges = list(d.edges)
+    if outgoing_labels(orphan):  # complete, so unreachability is its only fault
+        edges.append(Edge(source_node_id=orphan.id, target_node_id=draw(st.sampled_from(d.nodes[1:])).id))
+    return d.model_copy(update={"nodes": [*d.nodes[:at], orphan, *d.nodes[at:]], "edges": edges}), (
+        "nodes",
+        at,
+    )
+
+
+def _split_not_summing_to_100(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefinition, Loc]:
+    index = draw(st.sampled_from([i for i, n in enumerate(d.nodes) if isinstance(n, SplitNode)]))
+    split = d.nodes[index]
+    assert isinstance(split, SplitNode)
+    branches = list(split.config.splits)
+    which = draw(st.integers(0, len(branches) - 1))
+    old = int(branches[which].percentage)
+    new = draw(st.integers(0, 100).filter(lambda p: p != old))
+    branches[which] = SplitBranch(key=branches[which].key, percentage=new)
+    nodes = list(d.nodes)
+    nodes[index] = split.model_copy(update={"config": SplitConfig(splits=branches)})
+    return d.model_copy(update={"nodes": nodes}), ("nodes", index)
+
+
+def _cycle_candidates(d: JourneyDefinition) -> list[tuple[int, str]]:
+    """(edge index, new target) pairs that close a loop with no WAIT/WAIT_FOR_EVENT, chosen so that
+    the depth-first search must meet the re-pointed edge as the one closing it: a self-loop, or a step
+    pointing back to its only predecessor (which every path to it passes through)."""
+    waiting = {n.id for n in d.nodes if isinstance(n, WaitNode | WaitForEventNode)}
+    trigger = d.nodes[0].id
+    candidates = []
+    for index, edge in enumerate(d.edges):
+        step = edge.source_node_id
+        if step in waiting or step == trigger:
+            continue
+        candidates.append((index, step))
+        predecessors = {e.source_node_id for e in d.edges if e.target_node_id == step}
+        if len(predecessors) == 1 and not predecessors & (waiting | {trigger}):
+            candidates.append((index, predecessors.pop()))
+    return candidates
+
+
+def _cycle_without_wait(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefinition, Loc]:
+    index, target = draw(st.sampled_from(_cycle_candidates(d)))
+    edges = list(d.edges)
+    edges[index] = edges[index].model_copy(update={"target_node_id": target})
+    return d.model_copy(update={"edges": edges}), ("edges", index)
+
+
+@st.composite
+def invalid_definitions(draw: DrawFn) -> tuple[JourneyDefinition, Loc]:
+    definition = draw(valid_definitions())
+    corruptions = [
+        _edge_to_unknown_node,
+        _removed_required_edge,
+        _extra_edge_with_wrong_label,
+        _second_trigger,
+        _unreachable_node,
+    ]
+    if any(isinstance(n, SplitNode) for n in definition.nodes):
+        corruptions.append(_split_not_summing_to_100)
+    if _cycle_candidates(definition):
+        corruptions.append(_cycle_without_wait)
+    corrupt = draw(st.sampled_from(corruptions))
+    result: tuple[JourneyDefinition, Loc] = corrupt(draw, definition)
+    return result

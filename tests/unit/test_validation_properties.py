@@ -1,0 +1,30 @@
+"""Graph validation, by property: generated valid graphs pass, and each planted fault is named where it is."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+
+from domain.definition import JourneyDefinition
+from domain.validation import expected_labels, validate_graph
+from tests.strategies import Loc, invalid_definitions, outgoing_labels, valid_definitions
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_definitions())
+def test_generated_valid_graphs_have_no_issues(definition: JourneyDefinition) -> None:
+    assert validate_graph(definition) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_definitions())
+def test_expected_labels_agree_with_the_strategys_label_table(definition: JourneyDefinition) -> None:
+    for node in definition.nodes:
+        assert expected_labels(node) == set(outgoing_labels(node))
+
+
+@settings(max_examples=200, deadline=None)
+@given(invalid_definitions())
+def test_each_planted_fault_is_reported_at_its_node_or_edge(case: tuple[JourneyDefinition, Loc]) -> None:
+    definition, prefix = case
+    issues = validate_graph(definition)
+    assert any(issue.loc[: len(prefix)] == prefix for issue in issues), (prefix, issues)
