@@ -14,9 +14,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.channels import EmailChannel, SmtpConfig
+from activities.control import ControlActivities
 from activities.messaging import MessagingActivities
+from activities.profiles import ProfileActivities
 from activities.projections import ProjectionActivities
 from journeys.settings import Settings, get_settings
+from workflows.control import JourneyControlWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 
 logger = logging.getLogger("journeys.worker")
@@ -37,11 +40,19 @@ def smtp_config(settings: Settings) -> SmtpConfig:
 def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
     messaging = MessagingActivities(sessions, {"EMAIL": EmailChannel(smtp_config(settings))})
     projections = ProjectionActivities(sessions)
+    profiles = ProfileActivities(sessions)
+    control = ControlActivities(sessions, client)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[EnrollmentWorkflow],
-        activities=[messaging.send_message, projections.record_progress],
+        workflows=[EnrollmentWorkflow, JourneyControlWorkflow],
+        activities=[
+            messaging.send_message,
+            projections.record_progress,
+            profiles.read_profile,
+            profiles.update_profile,
+            control.signal_enrollments,
+        ],
     )
 
 

@@ -6,15 +6,25 @@ Each carries `schema_version` so inputs can evolve while old histories still rep
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from domain.definition import JourneyDefinition, SendConfig
+from domain.definition import JourneyDefinition, ProfileUpdate, SendConfig
+from domain.events import EventRecord
 from domain.interpreter import EnrollmentStatus, JourneyState, StepRecord
 from domain.wire import WireModel
 
 ENROLLMENT_WORKFLOW = "EnrollmentWorkflow"
+JOURNEY_CONTROL_WORKFLOW = "JourneyControlWorkflow"
+
+# Signal names of EnrollmentWorkflow.
+SIGNAL_EVENT = "event"
+SIGNAL_PAUSE = "pause"
+SIGNAL_RESUME = "resume"
+SIGNAL_EXIT = "exit"
+
+ControlInstruction = Literal["hold", "release", "exit"]
 
 
 class EnrollmentInput(WireModel):
@@ -28,6 +38,7 @@ class EnrollmentInput(WireModel):
     enrollment_id: str
     enrolled_at: datetime
     definition: JourneyDefinition
+    trigger_event: EventRecord | None = None
     # Set only when the workflow continues as new, carrying what it had.
     state: JourneyState | None = None
 
@@ -37,6 +48,17 @@ class EnrollmentResult(WireModel):
     status: EnrollmentStatus
     converted: bool
     completed_at: datetime | None
+    reason: str | None = None
+
+
+class EventSignal(WireModel):
+    schema_version: int = 1
+    event: EventRecord
+
+
+class ControlSignal(WireModel):
+    schema_version: int = 1
+    reason: str | None = None
 
 
 class EnrollmentSnapshot(WireModel):
@@ -55,6 +77,7 @@ class EnrollmentSnapshot(WireModel):
     waiting_until: datetime | None
     enrolled_at: datetime
     completed_at: datetime | None
+    exit_reason: str | None = None
 
 
 class ProgressBatch(WireModel):
@@ -86,6 +109,33 @@ class SendResult(WireModel):
     error: str | None = None
 
 
+class ProfileReadRequest(WireModel):
+    schema_version: int = 1
+    tenant_id: str
+    customer_id: str
+    progress: ProgressBatch | None = None
+
+
+class ProfileSnapshot(WireModel):
+    schema_version: int = 1
+    traits: dict[str, Any] = Field(default_factory=dict)
+    segments: list[str] = Field(default_factory=list)
+
+
+class ProfileUpdateRequest(WireModel):
+    schema_version: int = 1
+    tenant_id: str
+    customer_id: str
+    idempotency_key: str
+    updates: list[ProfileUpdate]
+    progress: ProgressBatch | None = None
+
+
+class ProfileUpdateResult(WireModel):
+    schema_version: int = 1
+    applied: bool
+
+
 class EnrollmentStateView(WireModel):
     """What the `state` query answers: the live position of an enrollment."""
 
@@ -98,3 +148,31 @@ class EnrollmentStateView(WireModel):
     waiting_until: datetime | None
     converted: bool
     path: list[str]
+    paused: bool = False
+    awaiting: str | None = None
+    goal_deadline: datetime | None = None
+    exit_reason: str | None = None
+
+
+class JourneyControlInput(WireModel):
+    """Reach every running enrollment of one journey with one instruction."""
+
+    schema_version: int = 1
+    tenant_id: str
+    journey_id: str
+    instruction: ControlInstruction
+
+
+class SignalBatchRequest(WireModel):
+    schema_version: int = 1
+    tenant_id: str
+    journey_id: str
+    instruction: ControlInstruction
+    after_enrollment_id: str | None = None
+    batch_size: int = 500
+
+
+class SignalBatchResult(WireModel):
+    schema_version: int = 1
+    signalled: int
+    last_enrollment_id: str | None

@@ -40,6 +40,8 @@ from typing import Any, Final, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 
 from domain.definition import (
+    MAX_CONFIG_BYTES,
+    MAX_EDGES,
     MAX_NODES,
     ConditionNode,
     Edge,
@@ -133,6 +135,7 @@ def branch_labels(node: Node) -> list[str]:
 
 
 def to_steps(definition: JourneyDefinition) -> list[Step]:
+    """Every node as a step, in node order (see the module docstring for the mapping)."""
     first_target: dict[tuple[str, str], str] = {}
     for edge in definition.edges:
         first_target.setdefault((edge.source_node_id, edge.label), edge.target_node_id)
@@ -206,6 +209,10 @@ def from_steps(steps: Sequence[StepInput]) -> tuple[list[Node], list[Edge]]:
             continue
         nodes.append(node)
         edges.extend(_edges_of(node, step))
+    if len(steps) > MAX_NODES:
+        issues.append(FieldIssue(("steps",), f"a journey has at most {MAX_NODES} steps, not {len(steps)}"))
+    if len(edges) > MAX_EDGES:
+        issues.append(FieldIssue(("steps",), f"the steps make {len(edges)} links; the limit is {MAX_EDGES}"))
     if issues:
         raise InvalidInputError(issues)
     return nodes, edges
@@ -287,7 +294,7 @@ def update_step(
         new_config: object = node.config
         if not isinstance(config, Unset):
             new_config = config
-            if isinstance(node, SplitNode):
+            if isinstance(node, SplitNode) and isinstance(config, Mapping):
                 new_config, branch_pointers = _split_branch_pointers(config)
         fields = {
             "id": node.id,
@@ -371,9 +378,10 @@ def reorder_steps(definition: JourneyDefinition, step_ids: Sequence[str]) -> Jou
     several paths, unlinked steps) only the order (`stepNumber`) changes and the edges are kept.
     """
     node_ids = list(dict.fromkeys(n.id for n in definition.nodes))
+    known = set(node_ids)
     counts = Counter(step_ids)
     missing = [i for i in node_ids if i not in counts]
-    unknown = [i for i in counts if i not in set(node_ids)]
+    unknown = [i for i in counts if i not in known]
     duplicated = [i for i, count in counts.items() if count > 1]
     issues = [
         FieldIssue(("stepIds",), f"{what}: {', '.join(map(repr, ids))}")
@@ -405,13 +413,21 @@ def reorder_steps(definition: JourneyDefinition, step_ids: Sequence[str]) -> Jou
 
 
 def _with(definition: JourneyDefinition, *, nodes: list[Node], edges: list[Edge]) -> JourneyDefinition:
-    # Unchanged parts (settings, goal, untouched nodes and edges) are shared, never mutated.
-    return definition.model_copy(update={"nodes": nodes, "edges": edges})
+    """The definition with new nodes and edges, checked against the definition's own limits (node and
+    edge counts, config size): a draft stored beyond them could not be loaded again. Unchanged parts are
+    shared with the old definition (model instances pass through validation as they are), never mutated."""
+    fields = {name: getattr(definition, name) for name in JourneyDefinition.model_fields}
+    try:
+        return JourneyDefinition.model_validate({**fields, "nodes": nodes, "edges": edges})
+    except ValidationError as exc:
+        raise InvalidInputError(
+            [FieldIssue(tuple(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+        ) from None
 
 
 def _validate_node(fields: Mapping[str, object]) -> Node:
     try:
-        return _NODE.validate_python(fields)
+        node = _NODE.validate_python(fields)
     except ValidationError as exc:
         tag = fields["type"]
         issues = []
@@ -421,6 +437,12 @@ def _validate_node(fields: Mapping[str, object]) -> Node:
                 loc = loc[1:]
             issues.append(FieldIssue(loc, error["msg"]))
         raise InvalidInputError(issues) from None
+    size = len(node.config.model_dump_json())  # measured as JourneyDefinition measures it
+    if size > MAX_CONFIG_BYTES:
+        raise InvalidInputError(
+            [FieldIssue(("config",), f"config is {size} bytes; the limit is {MAX_CONFIG_BYTES}")]
+        )
+    return node
 
 
 def _index_of(definition: JourneyDefinition, step_id: str) -> int:

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.definition import JourneyDefinition
+from domain.durations import parse_duration
 from domain.errors import ConflictError, NotFoundError
+from domain.events import EventRecord
 from domain.ids import enrollment_id, enrollment_workflow_id
 from domain.lifecycle import accepts_entries
-from domain.payloads import EnrollmentInput, EnrollmentStateView
+from domain.payloads import SIGNAL_EXIT, ControlSignal, EnrollmentInput, EnrollmentStateView
 from services.journeys import JourneyService
 from services.temporal import EnrollmentGateway
 from services.uow import UnitOfWork
@@ -42,9 +44,20 @@ class EnrollmentService:
         self._enrollments = EnrollmentRepository(uow.session)
         self._customers = CustomerRepository(uow.session)
 
-    async def enroll(self, tenant_id: str, journey_id: uuid.UUID, customer_id: str) -> EntryOutcome:
-        """Enter a customer once; a retry of the same entry returns it instead of a second one."""
-        journey = await self._journeys.get(tenant_id, journey_id)
+    async def enroll(
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        customer_id: str,
+        *,
+        trigger_event: EventRecord | None = None,
+    ) -> EntryOutcome:
+        """Enter a customer once; a retry of the same entry returns it instead of a second one.
+
+        Re-entry: off → once ever; on → after the previous enrollment ended and its cooldown passed.
+        The journey's status is read at entry time, in this transaction.
+        """
+        journey = await self._journeys.get(tenant_id, journey_id, for_share=True)
         if not accepts_entries(journey.status):
             raise ConflictError(f"journey {journey_id} is {journey.status} and does not accept entries")
         version = await self._journeys.live_version(journey)
@@ -52,13 +65,10 @@ class EnrollmentService:
 
         previous = await self._enrollments.latest_for_customer(tenant_id, journey_id, customer_id)
         if previous is not None and previous.status == "ACTIVE":
-            self._start_after_commit(previous, journey.name, definition)
+            self._start_after_commit(previous, journey.name, definition, trigger_event)
             return EntryOutcome(previous, created=False)
-        if previous is not None and not definition.settings.allow_reentry:
-            raise ConflictError(
-                f"customer {customer_id!r} already went through journey {journey_id} "
-                "and re-entry is off for it"
-            )
+        if previous is not None:
+            self._check_reentry(definition, previous, customer_id)
 
         entry_number = previous.entry_number + 1 if previous is not None else 1
         await self._customers.ensure_exists(tenant_id, customer_id)
@@ -81,11 +91,44 @@ class EnrollmentService:
         )
         row = await self._enrollments.get(tenant_id, new_id)
         assert row is not None
-        self._start_after_commit(row, journey.name, definition)
+        self._start_after_commit(row, journey.name, definition, trigger_event)
         return EntryOutcome(row, created=inserted)
 
+    @staticmethod
+    def _check_reentry(definition: JourneyDefinition, previous: EnrollmentRow, customer_id: str) -> None:
+        settings = definition.settings
+        if not settings.allow_reentry:
+            raise ConflictError(
+                f"customer {customer_id!r} already went through this journey and re-entry is off for it"
+            )
+        if settings.reentry_cooldown and previous.completed_at is not None:
+            allowed_from = previous.completed_at + parse_duration(settings.reentry_cooldown)
+            if datetime.now(UTC) < allowed_from:
+                raise ConflictError(
+                    f"customer {customer_id!r} may re-enter from {allowed_from.isoformat()} (cooldown)"
+                )
+
+    async def exit_customer(self, tenant_id: str, journey_id: uuid.UUID, customer_id: str) -> None:
+        """Exit the customer's open enrollment at once (even mid-wait); a finished one stays as is."""
+        await self._journeys.get(tenant_id, journey_id)
+        row = await self._enrollments.latest_for_customer(tenant_id, journey_id, customer_id)
+        if row is None:
+            raise NotFoundError("enrollment of customer", customer_id)
+        if row.status != "ACTIVE":
+            return
+        gateway, workflow_id = self._gateway, row.workflow_id
+
+        async def signal_exit() -> None:
+            await gateway.signal(workflow_id, SIGNAL_EXIT, ControlSignal(reason="exited by API"))
+
+        self._uow.after_commit(signal_exit)
+
     def _start_after_commit(
-        self, row: EnrollmentRow, journey_name: str, definition: JourneyDefinition
+        self,
+        row: EnrollmentRow,
+        journey_name: str,
+        definition: JourneyDefinition,
+        trigger_event: EventRecord | None = None,
     ) -> None:
         payload = EnrollmentInput(
             tenant_id=row.tenant_id,
@@ -97,6 +140,7 @@ class EnrollmentService:
             enrollment_id=str(row.id),
             enrolled_at=row.enrolled_at,
             definition=definition,
+            trigger_event=trigger_event,
         )
 
         async def start() -> None:

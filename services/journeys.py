@@ -24,7 +24,7 @@ from domain.lifecycle import (
     is_live,
 )
 from domain.validation import validate_for_publish
-from services.engine_control import EnrollmentControl
+from services.engine_control import EnrollmentControl, instruction_for
 from services.uow import UnitOfWork
 from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.journeys import JourneyRepository
@@ -89,8 +89,11 @@ class JourneyService:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    async def get(self, tenant_id: str, journey_id: uuid.UUID, *, for_update: bool = False) -> JourneyRow:
-        row = await self._journeys.get(tenant_id, journey_id, for_update=for_update)
+    async def get(
+        self, tenant_id: str, journey_id: uuid.UUID, *, for_update: bool = False, for_share: bool = False
+    ) -> JourneyRow:
+        """`for_share` is what an entry takes: a lifecycle change (FOR UPDATE) waits for it to commit."""
+        row = await self._journeys.get(tenant_id, journey_id, for_update=for_update, for_share=for_share)
         if row is None:
             raise NotFoundError("journey", str(journey_id))
         return row
@@ -280,21 +283,26 @@ class JourneyService:
             return await self.publish(tenant_id, journey_id)
         row = await self.get(tenant_id, journey_id, for_update=True)
         _require_transition(row, action)
-        if action == "pause" and row.status == "PAUSED" and row.pause_mode == pause_mode:
+        new_mode: PauseMode | None = (pause_mode or "all") if action == "pause" else None
+        if action == "pause" and row.status == "PAUSED" and row.pause_mode == new_mode:
             return row
+        instruction = instruction_for(
+            action, previous_status=row.status, previous_mode=row.pause_mode, new_mode=new_mode
+        )
         self._set_status(row, action, datetime.now(UTC))
-        if action == "pause":
-            pause_mode = pause_mode or "all"
-        row.pause_mode = pause_mode if action == "pause" else None
+        row.pause_mode = new_mode
         await self._uow.session.flush()
-        if self._control is not None and action in ("pause", "resume", "unpublish", "archive"):
+        # Entries hold the journey row FOR SHARE, so no entry can slip in between this count and commit.
+        reachable = (
+            instruction is not None and await self._enrollments.count_active(tenant_id, journey_id) > 0
+        )
+        if self._control is not None and instruction is not None and reachable:
             control = self._control
-            mode: PauseMode | None = pause_mode if action == "pause" else None
 
-            async def notify() -> None:
-                await control.lifecycle_changed(tenant_id, journey_id, action, mode)
+            async def reach_enrollments() -> None:
+                await control.apply(tenant_id, journey_id, instruction)
 
-            self._uow.after_commit(notify)
+            self._uow.after_commit(reach_enrollments)
         return row
 
     # ---- helpers ------------------------------------------------------------------------------

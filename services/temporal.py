@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -17,11 +18,18 @@ from temporalio.common import (
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DependencyUnavailableError
 from domain.ids import customer_key
-from domain.payloads import ENROLLMENT_WORKFLOW, EnrollmentInput, EnrollmentStateView
+from domain.payloads import (
+    ENROLLMENT_WORKFLOW,
+    JOURNEY_CONTROL_WORKFLOW,
+    ControlInstruction,
+    EnrollmentInput,
+    EnrollmentStateView,
+    JourneyControlInput,
+)
 
 JOURNEY_ID = SearchAttributeKey.for_keyword("JourneyId")
 JOURNEY_VERSION = SearchAttributeKey.for_int("JourneyVersion")
@@ -116,6 +124,37 @@ class EnrollmentGateway:
             return view
         except (DependencyUnavailableError, RPCError):
             return None
+
+    async def signal(self, workflow_id: str, name: str, payload: object) -> bool:
+        """Signal one enrollment; False when it has already finished."""
+        client = await self._connection.client()
+        try:
+            await client.get_workflow_handle(workflow_id).signal(name, payload)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise DependencyUnavailableError("temporal", f"could not signal the enrollment: {exc}") from exc
+        return True
+
+    async def apply(self, tenant_id: str, journey_id: uuid.UUID, instruction: ControlInstruction) -> None:
+        """Hand a lifecycle instruction to a JourneyControlWorkflow, which reaches every enrollment.
+
+        One control run per journey at a time: a newer instruction terminates the older run, so the
+        latest change wins and enrollments never see a stale pause after a resume.
+        """
+        client = await self._connection.client()
+        try:
+            await client.start_workflow(
+                JOURNEY_CONTROL_WORKFLOW,
+                JourneyControlInput(tenant_id=tenant_id, journey_id=str(journey_id), instruction=instruction),
+                id=f"journey-control:{tenant_id}:{journey_id}",
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                static_summary=f"{instruction} every running enrollment of journey {journey_id}",
+            )
+        except RPCError as exc:
+            raise DependencyUnavailableError("temporal", f"could not reach the enrollments: {exc}") from exc
 
     def workflow_url(self, workflow_id: str) -> str:
         namespace = quote(self._connection.namespace, safe="")

@@ -207,6 +207,7 @@ def api_client_for(settings: Settings, database_url: str) -> ApiClientFor:
             resources.gateway = EnrollmentGateway(
                 resources.temporal, settings.temporal_task_queue, settings.temporal_ui_url
             )
+            resources.control = resources.gateway
         transport = httpx.ASGITransport(app=create_app(resources))
         headers = {"Authorization": f"Bearer {token_for(tenant, scopes)}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as http:

@@ -50,9 +50,16 @@ Loc = tuple[str | int, ...]
 STEP_TYPES = ["SEND", "WAIT", "WAIT_FOR_EVENT", "CONDITION", "SPLIT", "UPDATE", "GOAL_CHECK", "EXIT", "END"]
 _NON_TERMINAL_TYPES = [t for t in STEP_TYPES if t not in ("EXIT", "END")]
 
-node_ids = st.text(
-    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-", min_size=1, max_size=12
-)
+
+@st.composite
+def node_id_lists(draw: DrawFn, size: int) -> list[str]:
+    """`size` distinct ids using every character class the id pattern allows, not sorted like the nodes
+    (7 is coprime with 31, so `i * 7 % 31` is a scramble, for up to 31 ids)."""
+    assert size <= 31
+    prefix = draw(st.sampled_from(["n", "step_", "Flow.v2:", "x-"]))
+    return [f"{prefix}{i * 7 % 31}" for i in range(size)]
+
+
 _words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=12)
 _fields = (
     st.sampled_from(["traits.plan", "traits.age", "email", "properties.total", "lastEmailOpenAt"]) | _words
@@ -143,7 +150,8 @@ def split_configs(draw: DrawFn) -> SplitConfig:
     )
 
 
-_CONFIGS: dict[str, st.SearchStrategy[Any]] = {
+_RICH_CONFIGS: dict[str, st.SearchStrategy[Any]] = {
+    "TRIGGER": trigger_configs(),
     "SEND": send_configs(),
     "WAIT": wait_configs(),
     "WAIT_FOR_EVENT": st.builds(
@@ -169,6 +177,52 @@ _CONFIGS: dict[str, st.SearchStrategy[Any]] = {
         ),
     ),
 }
+# A few fixed configs per type: graph-shaped properties need many nodes fast, not varied content.
+# A SPLIT's keys shape the graph, so they stay generated.
+_PLAIN_CONFIGS: dict[str, st.SearchStrategy[Any]] = {
+    "TRIGGER": st.sampled_from(
+        [
+            TriggerConfig(),
+            TriggerConfig(trigger_type="EVENT", event="signed_up"),
+            TriggerConfig(trigger_type="AUDIENCE", segment_id="vip"),
+        ]
+    ),
+    "SEND": st.sampled_from(
+        [
+            SendConfig(channel="EMAIL", template_id="welcome_email"),
+            SendConfig(channel="EMAIL", subject="Hi", body="Hello {{ traits.firstName }}", on_failure="skip"),
+            SendConfig(channel="SMS", body="Hi"),
+        ]
+    ),
+    "WAIT": st.sampled_from(
+        [WaitConfig(duration="2 days"), WaitConfig(until=WaitUntilTime(time="09:00", weekdays=[1, 5]))]
+    ),
+    "WAIT_FOR_EVENT": st.sampled_from(
+        [
+            WaitForEventConfig(event="purchase", timeout="3 days"),
+            WaitForEventConfig(
+                event="click", rules=[Rule(field="url", operator="contains", value="x")], timeout="PT1H"
+            ),
+        ]
+    ),
+    "CONDITION": st.sampled_from(
+        [
+            ConditionConfig(rules=[Rule(field="lastEmailOpenAt", operator="isNotNull")]),
+            ConditionConfig(
+                combinator="OR",
+                rules=[Rule(field="traits.plan", value="pro"), Rule(field="age", operator="gt", value=30)],
+            ),
+        ]
+    ),
+    "SPLIT": split_configs(),
+    "UPDATE": st.sampled_from(
+        [UpdateConfig(updates=[ProfileUpdate(field="traits.stage", value="onboarded")])]
+    ),
+}
+_PLAIN_NAMES = st.sampled_from(["", "Welcome email", "Grüße ✓"])
+_PLAIN_POSITIONS = st.sampled_from([None, Position(x=120, y=-40.5)])
+
+
 _NODE_CLASSES: dict[str, Any] = {
     "TRIGGER": TriggerNode,
     "SEND": SendNode,
@@ -184,13 +238,13 @@ _NODE_CLASSES: dict[str, Any] = {
 
 
 @st.composite
-def nodes_of_type(draw: DrawFn, node_type: str, node_id: str) -> Node:
-    fields: dict[str, Any] = {"id": node_id, "type": node_type, "name": draw(names)}
-    if node_type == "TRIGGER":
-        fields["config"] = draw(trigger_configs())
-    elif node_type in _CONFIGS:
-        fields["config"] = draw(_CONFIGS[node_type])
-    fields["position"] = draw(positions)
+def nodes_of_type(draw: DrawFn, node_type: str, node_id: str, *, rich: bool = True) -> Node:
+    """A node with a valid config; `rich=False` picks from a few fixed contents (much faster)."""
+    configs = _RICH_CONFIGS if rich else _PLAIN_CONFIGS
+    fields: dict[str, Any] = {"id": node_id, "type": node_type, "name": draw(names if rich else _PLAIN_NAMES)}
+    if node_type in configs:
+        fields["config"] = draw(configs[node_type])
+    fields["position"] = draw(positions if rich else _PLAIN_POSITIONS)
     node: Node = _NODE_CLASSES[node_type](**fields)
     return node
 
@@ -209,10 +263,13 @@ def outgoing_labels(node: Node) -> list[str]:
 
 
 @st.composite
-def valid_definitions(draw: DrawFn, min_nodes: int = 2, max_nodes: int = 25) -> JourneyDefinition:
+def valid_definitions(
+    draw: DrawFn, min_nodes: int = 2, max_nodes: int = 25, *, rich: bool = False
+) -> JourneyDefinition:
+    """A valid graph; node contents are plain unless `rich` (see `nodes_of_type`)."""
     size = draw(st.integers(min_nodes, max_nodes))
-    ids = draw(st.lists(node_ids, min_size=size, max_size=size, unique=True))
-    nodes: list[Node] = [draw(nodes_of_type("TRIGGER", ids[0]))]
+    ids = draw(node_id_lists(size))
+    nodes: list[Node] = [draw(nodes_of_type("TRIGGER", ids[0], rich=rich))]
     unlinked: list[tuple[str, str]] = [(ids[0], "next")]  # (source id, label) of branches without a target
     edges: list[Edge] = []
     for position in range(1, size):
@@ -222,14 +279,15 @@ def valid_definitions(draw: DrawFn, min_nodes: int = 2, max_nodes: int = 25) -> 
         else:
             # A terminal step here must leave at least one branch open for the steps still to come.
             node_type = draw(st.sampled_from(STEP_TYPES if len(unlinked) >= 2 else _NON_TERMINAL_TYPES))
-        node = draw(nodes_of_type(node_type, ids[position]))
+        node = draw(nodes_of_type(node_type, ids[position], rich=rich))
         if last:
             entering = list(range(len(unlinked)))
         else:
+            # A run of open branches (cyclically from a drawn start): two draws, where a random subset
+            # would take one per branch.
             most = len(unlinked) if outgoing_labels(node) else len(unlinked) - 1
-            entering = draw(
-                st.lists(st.integers(0, len(unlinked) - 1), min_size=1, max_size=most, unique=True)
-            )
+            count, start = draw(st.integers(1, most)), draw(st.integers(0, len(unlinked) - 1))
+            entering = [(start + offset) % len(unlinked) for offset in range(count)]
         for slot in sorted(entering, reverse=True):
             source_id, label = unlinked.pop(slot)
             edges.append(Edge(source_node_id=source_id, target_node_id=node.id, label=label))
@@ -243,10 +301,10 @@ def valid_definitions(draw: DrawFn, min_nodes: int = 2, max_nodes: int = 25) -> 
 def linear_definitions(draw: DrawFn, min_nodes: int = 2, max_nodes: int = 12) -> JourneyDefinition:
     """TRIGGER → single-`next` steps → EXIT/END, edges in chain order."""
     size = draw(st.integers(min_nodes, max_nodes))
-    ids = draw(st.lists(node_ids, min_size=size, max_size=size, unique=True))
+    ids = draw(node_id_lists(size))
     middle = [draw(st.sampled_from(["SEND", "WAIT", "UPDATE"])) for _ in range(size - 2)]
     types = ["TRIGGER", *middle, draw(st.sampled_from(["EXIT", "END"]))]
-    nodes = [draw(nodes_of_type(t, i)) for t, i in zip(types, ids, strict=True)]
+    nodes = [draw(nodes_of_type(t, i, rich=False)) for t, i in zip(types, ids, strict=True)]
     edges = [Edge(source_node_id=a, target_node_id=b) for a, b in pairwise(ids)]
     return JourneyDefinition(nodes=nodes, edges=edges)
 
@@ -290,7 +348,7 @@ def _extra_edge_with_wrong_label(draw: DrawFn, d: JourneyDefinition) -> tuple[Jo
 
 def _second_trigger(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefinition, Loc]:
     at = draw(st.integers(1, len(d.nodes)))
-    trigger = draw(nodes_of_type("TRIGGER", _fresh_id(d, "second_trigger")))
+    trigger = draw(nodes_of_type("TRIGGER", _fresh_id(d, "second_trigger"), rich=False))
     # Linked like a real trigger, so the only thing wrong with it is being the second.
     target = draw(st.sampled_from(d.nodes[1:])).id
     edges = [*d.edges, Edge(source_node_id=trigger.id, target_node_id=target)]
@@ -302,7 +360,7 @@ def _second_trigger(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefiniti
 
 def _unreachable_node(draw: DrawFn, d: JourneyDefinition) -> tuple[JourneyDefinition, Loc]:
     at = draw(st.integers(1, len(d.nodes)))
-    orphan = draw(nodes_of_type(draw(st.sampled_from(["EXIT", "SEND"])), _fresh_id(d, "orphan")))
+    orphan = draw(nodes_of_type(draw(st.sampled_from(["EXIT", "SEND"])), _fresh_id(d, "orphan"), rich=False))
     edges = list(d.edges)
     if outgoing_labels(orphan):  # complete, so unreachability is its only fault
         edges.append(Edge(source_node_id=orphan.id, target_node_id=draw(st.sampled_from(d.nodes[1:])).id))

@@ -1,8 +1,9 @@
 """EnrollmentWorkflow: one per enrollment, a thin executor of the interpreter's commands.
 
-The interpreter (pure, in `domain`) decides; this shell only runs activities and timers,
-feeds their outcomes back, keeps the projection batch, and tells operators where it is.
-Nothing here reads the clock, the network or the disk except through Temporal's APIs.
+The interpreter (pure, in `domain`) decides; this shell runs activities and waits, feeds their
+outcomes and the signals it receives back, keeps the projection batch, and tells operators where
+the enrollment is. Nothing here reads the clock, the network or the disk except through
+Temporal's APIs.
 """
 
 from __future__ import annotations
@@ -14,25 +15,46 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.events import EventRecord
     from domain.interpreter import (
+        AnyCommand,
+        AnyInput,
+        EventReceived,
+        ExitRequested,
         Finish,
-        JourneyState,
+        PauseRequested,
+        ProfileRead,
+        ProfileUpdated,
+        ReadProfile,
         RecordStep,
+        Resumed,
+        ResumeRequested,
         SendFinished,
         SendMessage,
         Started,
-        StartTimer,
         StepRecord,
-        TimerFired,
+        TimeReached,
+        UpdateProfile,
+        Wait,
         initial_state,
         step,
     )
     from domain.payloads import (
         ENROLLMENT_WORKFLOW,
+        SIGNAL_EVENT,
+        SIGNAL_EXIT,
+        SIGNAL_PAUSE,
+        SIGNAL_RESUME,
+        ControlSignal,
         EnrollmentInput,
         EnrollmentResult,
         EnrollmentSnapshot,
         EnrollmentStateView,
+        EventSignal,
+        ProfileReadRequest,
+        ProfileSnapshot,
+        ProfileUpdateRequest,
+        ProfileUpdateResult,
         ProgressBatch,
         SendRequest,
         SendResult,
@@ -41,6 +63,8 @@ with workflow.unsafe.imports_passed_through():
 # Activity names (the activities live in another package; workflows reference them by name).
 SEND_MESSAGE = "send_message"
 RECORD_PROGRESS = "record_progress"
+READ_PROFILE = "read_profile"
+UPDATE_PROFILE = "update_profile"
 
 SEND_START_TO_CLOSE = timedelta(seconds=30)
 # Transient failures (SMTP down, timeouts) retry with backoff for up to a day, then the step fails.
@@ -50,15 +74,13 @@ SEND_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
 )
-PROJECTION_START_TO_CLOSE = timedelta(seconds=15)
-# Projections must land eventually: retried without limit, at most every 30 s.
-PROJECTION_RETRY = RetryPolicy(
+# Profile reads and writes and projections must land eventually: retried without limit.
+STORE_START_TO_CLOSE = timedelta(seconds=15)
+STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
-
-Progress = SendFinished | TimerFired
 
 
 @workflow.defn(name=ENROLLMENT_WORKFLOW)
@@ -66,52 +88,106 @@ class EnrollmentWorkflow:
     @workflow.init
     def __init__(self, input: EnrollmentInput) -> None:
         self._input = input
-        self._state: JourneyState = input.state or initial_state(input.enrollment_id)
+        self._state = input.state or initial_state(input.enrollment_id, input.journey_id, input.customer_id)
         # Step records not yet written to the projection; they ride on the next activity.
         self._pending: list[StepRecord] = []
+        self._last_written: EnrollmentSnapshot | None = None
+        # Signals not yet fed to the interpreter, in arrival order.
+        self._signals: list[tuple[str, EventRecord | None, str | None]] = []
 
-    @workflow.run
-    async def run(self, input: EnrollmentInput) -> EnrollmentResult:
-        definition = input.definition
-        outcome: Started | Progress = Started(now=workflow.now())
-        while True:
-            self._state, commands = step(definition, self._state, outcome)
-            next_outcome: Progress | None = None
-            for command in commands:
-                if isinstance(command, RecordStep):
-                    self._pending.append(command.record)
-                elif isinstance(command, SendMessage):
-                    next_outcome = await self._send(command)
-                elif isinstance(command, StartTimer):
-                    next_outcome = await self._sleep(command)
-                elif isinstance(command, Finish):
-                    workflow.set_current_details(f"**{command.status}**" + _reason(command.reason))
-                    await self._flush()
-                    return EnrollmentResult(
-                        status=command.status,
-                        converted=self._state.converted,
-                        completed_at=command.at,
-                    )
-            if next_outcome is None:
-                raise ApplicationError("the interpreter returned nothing to wait for", non_retryable=True)
-            outcome = next_outcome
+    # ---- signals and query --------------------------------------------------------------------
+
+    @workflow.signal(name=SIGNAL_EVENT)
+    def event(self, signal: EventSignal) -> None:
+        self._signals.append((SIGNAL_EVENT, signal.event, None))
+
+    @workflow.signal(name=SIGNAL_PAUSE)
+    def pause(self, signal: ControlSignal) -> None:
+        self._signals.append((SIGNAL_PAUSE, None, signal.reason))
+
+    @workflow.signal(name=SIGNAL_RESUME)
+    def resume(self, signal: ControlSignal) -> None:
+        self._signals.append((SIGNAL_RESUME, None, signal.reason))
+
+    @workflow.signal(name=SIGNAL_EXIT)
+    def exit(self, signal: ControlSignal) -> None:
+        self._signals.append((SIGNAL_EXIT, None, signal.reason))
 
     @workflow.query(name="state")
     def state(self) -> EnrollmentStateView:
+        state = self._state
         return EnrollmentStateView(
             enrollment_id=self._input.enrollment_id,
             journey_id=self._input.journey_id,
             version=self._input.version,
-            status=self._state.status,
-            current_node_id=self._state.current_node_id,
-            waiting_until=self._state.waiting_until,
-            converted=self._state.converted,
-            path=self._state.path,
+            status=state.status,
+            current_node_id=state.current_node_id,
+            waiting_until=state.waiting_until,
+            converted=state.converted,
+            path=state.path,
+            paused=state.paused,
+            awaiting=state.awaiting,
+            goal_deadline=state.goal_deadline,
+            exit_reason=state.exit_reason,
         )
 
+    # ---- the loop -----------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: EnrollmentInput) -> EnrollmentResult:
+        definition = input.definition
+        first: AnyInput
+        if input.state is None:
+            first = Started(now=workflow.now(), trigger_event=input.trigger_event)
+        else:
+            first = Resumed(now=workflow.now())
+        self._state, commands = step(definition, self._state, first)
+        while True:
+            blocking: AnyCommand | None = None
+            for command in commands:
+                if isinstance(command, RecordStep):
+                    self._pending.append(command.record)
+                elif isinstance(command, Finish):
+                    workflow.set_current_details(f"**{command.status}**" + _reason(command.reason))
+                    await self._write_progress()
+                    return EnrollmentResult(
+                        status=command.status,
+                        converted=self._state.converted,
+                        completed_at=command.at,
+                        reason=command.reason,
+                    )
+                else:
+                    blocking = command
+            self._describe()
+            # Signals first: an exit or an event never waits behind the next effect.
+            if self._signals:
+                outcome = self._take_signal()
+            elif isinstance(blocking, SendMessage):
+                outcome = await self._send(blocking)
+            elif isinstance(blocking, ReadProfile):
+                outcome = await self._read_profile(blocking)
+            elif isinstance(blocking, UpdateProfile):
+                outcome = await self._update_profile(blocking)
+            elif isinstance(blocking, Wait):
+                outcome = await self._wait(blocking)
+            else:
+                raise ApplicationError("the interpreter returned nothing to wait on", non_retryable=True)
+            self._state, commands = step(definition, self._state, outcome)
+
+    # ---- carrying out commands ----------------------------------------------------------------
+
+    def _take_signal(self) -> AnyInput:
+        name, event, reason = self._signals.pop(0)
+        now = workflow.now()
+        if name == SIGNAL_EVENT and event is not None:
+            return EventReceived(now=now, event=event)
+        if name == SIGNAL_PAUSE:
+            return PauseRequested(now=now)
+        if name == SIGNAL_RESUME:
+            return ResumeRequested(now=now)
+        return ExitRequested(now=now, reason=reason or "exited")
+
     async def _send(self, command: SendMessage) -> SendFinished:
-        channel = command.config.channel
-        workflow.set_current_details(f"Sending **{channel}** at step *{command.node_name}*")
         batch = self._progress()
         request = SendRequest(
             tenant_id=self._input.tenant_id,
@@ -132,20 +208,18 @@ class EnrollmentWorkflow:
                 start_to_close_timeout=SEND_START_TO_CLOSE,
                 schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
                 retry_policy=SEND_RETRY,
-                summary=f"send {channel} · {command.node_name}",
+                summary=f"send {command.config.channel} · {command.node_name}",
             )
         except ActivityError as error:
-            # The batch may not have landed; upserts are idempotent, so keep it for the next write.
-            cause = error.cause
-            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+            # The batch may not have landed; upserts are idempotent, so it stays for the next write.
             return SendFinished(
                 node_id=command.node_id,
                 visit=command.visit,
                 now=workflow.now(),
                 outcome="failed",
-                error=reason,
+                error=_failure(error),
             )
-        self._delivered(batch)
+        self._written(batch)
         return SendFinished(
             node_id=command.node_id,
             visit=command.visit,
@@ -154,34 +228,90 @@ class EnrollmentWorkflow:
             error=result.error,
         )
 
-    async def _sleep(self, command: StartTimer) -> TimerFired:
-        until = command.until.isoformat()
-        workflow.set_current_details(f"Waiting at *{command.node_name}* until {until}")
-        await self._flush()
-        remaining = command.until - workflow.now()
-        if remaining > timedelta(0):
-            await workflow.sleep(remaining, summary=f"wait · {command.node_name} until {until}")
-        return TimerFired(node_id=command.node_id, visit=command.visit, now=workflow.now())
+    async def _read_profile(self, command: ReadProfile) -> ProfileRead:
+        batch = self._progress()
+        snapshot = await workflow.execute_activity(
+            READ_PROFILE,
+            ProfileReadRequest(
+                tenant_id=self._input.tenant_id, customer_id=self._input.customer_id, progress=batch
+            ),
+            result_type=ProfileSnapshot,
+            start_to_close_timeout=STORE_START_TO_CLOSE,
+            retry_policy=STORE_RETRY,
+            summary=f"read profile · {command.node_name}",
+        )
+        self._written(batch)
+        return ProfileRead(
+            node_id=command.node_id,
+            visit=command.visit,
+            now=workflow.now(),
+            traits=snapshot.traits,
+            segments=snapshot.segments,
+        )
 
-    async def _flush(self) -> None:
+    async def _update_profile(self, command: UpdateProfile) -> ProfileUpdated:
+        batch = self._progress()
+        request = ProfileUpdateRequest(
+            tenant_id=self._input.tenant_id,
+            customer_id=self._input.customer_id,
+            idempotency_key=command.idempotency_key,
+            updates=command.updates,
+            progress=batch,
+        )
+        try:
+            await workflow.execute_activity(
+                UPDATE_PROFILE,
+                request,
+                result_type=ProfileUpdateResult,
+                start_to_close_timeout=STORE_START_TO_CLOSE,
+                retry_policy=STORE_RETRY,
+                summary=f"update profile · {command.node_name}",
+            )
+        except ActivityError as error:
+            return ProfileUpdated(
+                node_id=command.node_id, visit=command.visit, now=workflow.now(), error=_failure(error)
+            )
+        self._written(batch)
+        return ProfileUpdated(node_id=command.node_id, visit=command.visit, now=workflow.now())
+
+    async def _wait(self, command: Wait) -> AnyInput:
+        if self._pending or self._snapshot() != self._last_written:
+            await self._write_progress()
+        if workflow.info().is_continue_as_new_suggested() and not self._signals:
+            workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
+        timeout = None if command.until is None else command.until - workflow.now()
+        if timeout is not None and timeout <= timedelta(0):
+            return TimeReached(now=workflow.now())
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self._signals), timeout=timeout, timeout_summary=f"wait · {command.label}"
+            )
+        except TimeoutError:
+            return TimeReached(now=workflow.now())
+        return self._take_signal()
+
+    async def _write_progress(self) -> None:
         batch = self._progress()
         await workflow.execute_activity(
             RECORD_PROGRESS,
             batch,
-            start_to_close_timeout=PROJECTION_START_TO_CLOSE,
-            retry_policy=PROJECTION_RETRY,
+            start_to_close_timeout=STORE_START_TO_CLOSE,
+            retry_policy=STORE_RETRY,
             summary=f"record progress · {self._state.status} at {self._state.current_node_id}",
         )
-        self._delivered(batch)
+        self._written(batch)
+
+    # ---- projection bookkeeping ---------------------------------------------------------------
 
     def _progress(self) -> ProgressBatch:
         return ProgressBatch(enrollment=self._snapshot(), steps=list(self._pending))
 
-    def _delivered(self, batch: ProgressBatch) -> None:
+    def _written(self, batch: ProgressBatch) -> None:
         self._pending = self._pending[len(batch.steps) :]
+        self._last_written = batch.enrollment
 
     def _snapshot(self) -> EnrollmentSnapshot:
-        source = self._input
+        source, state = self._input, self._state
         return EnrollmentSnapshot(
             tenant_id=source.tenant_id,
             enrollment_id=source.enrollment_id,
@@ -190,13 +320,37 @@ class EnrollmentWorkflow:
             customer_id=source.customer_id,
             entry_number=source.entry_number,
             workflow_id=workflow.info().workflow_id,
-            status=self._state.status,
-            converted=self._state.converted,
-            current_step_id=self._state.current_node_id,
-            waiting_until=self._state.waiting_until,
+            status=state.status,
+            converted=state.converted,
+            current_step_id=state.current_node_id,
+            waiting_until=state.waiting_until,
             enrolled_at=source.enrolled_at,
-            completed_at=self._state.completed_at,
+            completed_at=state.completed_at,
+            exit_reason=state.exit_reason,
         )
+
+    def _describe(self) -> None:
+        """Current details for operators in the Temporal UI: where the enrollment is and why."""
+        state = self._state
+        if state.awaiting == "resume":
+            details = f"**Paused** before *{state.held_node_id}*"
+        elif state.current_node_id is None:
+            details = "Starting"
+        else:
+            node = self._input.definition.node(state.current_node_id)
+            details = f"At *{node.name or node.id}* ({node.type})"
+            if state.waiting_until is not None:
+                details += f" · waiting until {state.waiting_until.isoformat()}"
+            elif state.awaiting == "event":
+                details += " · waiting for an event"
+        if state.converted:
+            details += " · converted"
+        workflow.set_current_details(details)
+
+
+def _failure(error: ActivityError) -> str:
+    cause = error.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or error)
 
 
 def _reason(reason: str | None) -> str:

@@ -68,3 +68,18 @@ async def get_enrollment(
         principal.tenant_id, parse_id(journeyId, "journey"), parse_id(enrollmentId, "enrollment")
     )
     return EnrollmentDetailOut.from_detail(detail)
+
+
+@router.delete("/{customerId}", status_code=status.HTTP_204_NO_CONTENT)
+async def exit_customer(
+    journeyId: str,  # noqa: N803
+    customerId: str,  # noqa: N803
+    uow: Uow,
+    res: Resources,
+    principal: Annotated[Principal, Depends(require("journey:enrollment:delete"))],
+) -> Response:
+    """Exit the customer from the journey now, even mid-wait (their enrollment ends as EXITED)."""
+    await EnrollmentService(uow, res.gateway).exit_customer(
+        principal.tenant_id, parse_id(journeyId, "journey"), customerId
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

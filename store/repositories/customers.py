@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.rows import CustomerRow
+from store.rows import CustomerRow, ProfileUpdateLogRow
 
 
 class CustomerRepository:
@@ -48,4 +48,31 @@ class CustomerRepository:
             select(CustomerRow.traits).where(
                 CustomerRow.tenant_id == tenant_id, CustomerRow.id == customer_id
             )
+        )
+
+    async def claim_update(self, tenant_id: str, customer_id: str, idempotency_key: str) -> bool:
+        """Record that an update step applies now; False when it was applied before (a retry)."""
+        statement = (
+            insert(ProfileUpdateLogRow)
+            .values(tenant_id=tenant_id, customer_id=customer_id, idempotency_key=idempotency_key)
+            .on_conflict_do_nothing()
+            .returning(ProfileUpdateLogRow.idempotency_key)
+        )
+        return (await self._session.execute(statement)).scalar_one_or_none() is not None
+
+    async def traits_for_update(self, tenant_id: str, customer_id: str) -> dict[str, Any]:
+        """The customer's traits, row-locked for a read-modify-write (the profile is created if new)."""
+        await self.ensure_exists(tenant_id, customer_id)
+        traits = await self._session.scalar(
+            select(CustomerRow.traits)
+            .where(CustomerRow.tenant_id == tenant_id, CustomerRow.id == customer_id)
+            .with_for_update()
+        )
+        return dict(traits or {})
+
+    async def set_traits(self, tenant_id: str, customer_id: str, traits: dict[str, Any]) -> None:
+        await self._session.execute(
+            update(CustomerRow)
+            .where(CustomerRow.tenant_id == tenant_id, CustomerRow.id == customer_id)
+            .values(traits=traits, updated_at=func.now())
         )

@@ -109,9 +109,18 @@ class EnrollmentRepository:
             "waiting_until": snapshot.waiting_until,
             "enrolled_at": snapshot.enrolled_at,
             "completed_at": snapshot.completed_at,
+            "exit_reason": snapshot.exit_reason,
         }
         upsert = insert(EnrollmentRow).values(**values)
-        mutable = ("status", "converted", "current_step_id", "waiting_until", "completed_at", "version")
+        mutable = (
+            "status",
+            "converted",
+            "current_step_id",
+            "waiting_until",
+            "completed_at",
+            "version",
+            "exit_reason",
+        )
         await self._session.execute(
             upsert.on_conflict_do_update(
                 index_elements=[EnrollmentRow.id],
@@ -152,3 +161,29 @@ class EnrollmentRepository:
                 },
             )
         )
+
+    async def active_page(
+        self, tenant_id: str, journey_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
+    ) -> list[EnrollmentRow]:
+        """ACTIVE enrollments of a journey in id order, from a keyset cursor (for bulk signalling)."""
+        conditions: list[Any] = [
+            EnrollmentRow.tenant_id == tenant_id,
+            EnrollmentRow.journey_id == journey_id,
+            EnrollmentRow.status == "ACTIVE",
+        ]
+        if after is not None:
+            conditions.append(EnrollmentRow.id > after)
+        rows = await self._session.scalars(
+            select(EnrollmentRow).where(*conditions).order_by(EnrollmentRow.id).limit(limit)
+        )
+        return list(rows)
+
+    async def count_active(self, tenant_id: str, journey_id: uuid.UUID) -> int:
+        count = await self._session.scalar(
+            select(func.count()).where(
+                EnrollmentRow.tenant_id == tenant_id,
+                EnrollmentRow.journey_id == journey_id,
+                EnrollmentRow.status == "ACTIVE",
+            )
+        )
+        return int(count or 0)

@@ -25,11 +25,18 @@ class JourneyRepository:
         await self._session.flush()
 
     async def get(
-        self, tenant_id: str, journey_id: uuid.UUID, *, for_update: bool = False
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        *,
+        for_update: bool = False,
+        for_share: bool = False,
     ) -> JourneyRow | None:
         query = select(JourneyRow).where(JourneyRow.tenant_id == tenant_id, JourneyRow.id == journey_id)
         if for_update:
             query = query.with_for_update()
+        elif for_share:
+            query = query.with_for_update(read=True)
         return (await self._session.execute(query)).scalar_one_or_none()
 
     async def list(

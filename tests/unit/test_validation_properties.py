@@ -5,21 +5,16 @@ from __future__ import annotations
 from hypothesis import given, settings
 
 from domain.definition import JourneyDefinition
-from domain.validation import expected_labels, validate_graph
-from tests.strategies import Loc, invalid_definitions, outgoing_labels, valid_definitions
+from domain.validation import validate_graph
+from tests.strategies import Loc, invalid_definitions, valid_definitions
 
 
 @settings(max_examples=200, deadline=None)
 @given(valid_definitions())
 def test_generated_valid_graphs_have_no_issues(definition: JourneyDefinition) -> None:
+    # Also pins the label table: a label validation expects but the generator does not draw (or the
+    # reverse) would show up here as a missing or a disallowed edge.
     assert validate_graph(definition) == []
-
-
-@settings(max_examples=200, deadline=None)
-@given(valid_definitions())
-def test_expected_labels_agree_with_the_strategys_label_table(definition: JourneyDefinition) -> None:
-    for node in definition.nodes:
-        assert expected_labels(node) == set(outgoing_labels(node))
 
 
 @settings(max_examples=200, deadline=None)

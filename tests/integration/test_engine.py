@@ -1,0 +1,428 @@
+"""The enrollment engine on the time-skipping server: events, goals, exits, lifecycle, re-entry."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from domain.events import EventRecord
+from domain.ids import enrollment_workflow_id
+from domain.payloads import EnrollmentStateView, EventSignal
+from journeys.devstack import SmtpSink
+from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
+from tests.integration.test_enrollment_workflow import save_history
+
+TENANT = "acme"
+
+
+def chain(*nodes: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    edges = [{"sourceNodeId": a["id"], "targetNodeId": b["id"]} for a, b in itertools.pairwise(nodes)]
+    return {"name": "Engine test", "nodes": list(nodes), "edges": edges, **extra}
+
+
+TRIGGER = {"id": "start", "type": "TRIGGER"}
+END = {"id": "end", "type": "EXIT"}
+MAIL = {"channel": "EMAIL", "subject": "Hi {{ traits.firstName }}", "body": "Hello"}
+
+
+def send(node_id: str) -> dict[str, Any]:
+    return {"id": node_id, "type": "SEND", "name": node_id, "config": dict(MAIL)}
+
+
+def wait(node_id: str, duration: str) -> dict[str, Any]:
+    return {"id": node_id, "type": "WAIT", "name": node_id, "config": {"duration": duration}}
+
+
+async def publish(http: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    created = await http.post("/v1/journeys", json=body)
+    assert created.status_code == 201, created.text
+    journey_id: str = created.json()["id"]
+    published = await http.post(f"/v1/journeys/{journey_id}/publish")
+    assert published.status_code == 200, published.text
+    return journey_id
+
+
+async def enroll(http: httpx.AsyncClient, journey_id: str, customer: str) -> dict[str, Any]:
+    await http.put(
+        f"/v1/customers/{customer}", json={"traits": {"email": f"{customer}@example.com", "firstName": "A"}}
+    )
+    response = await http.post(f"/v1/journeys/{journey_id}/enrollments", json={"customerId": customer})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def handle_of(client: Client, journey_id: str, customer: str, entry: int = 1) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(enrollment_workflow_id(TENANT, journey_id, customer, entry))
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15) -> None:
+    """Poll a condition held by another process (a workflow's query), not an in-process event."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 — nothing in this process can signal the change
+            await asyncio.sleep(0.05)
+
+
+async def live(handle: WorkflowHandle[Any, Any]) -> EnrollmentStateView:
+    view: EnrollmentStateView = await handle.query("state", result_type=EnrollmentStateView)
+    return view
+
+
+async def awaiting(handle: WorkflowHandle[Any, Any], what: str) -> None:
+    async def check() -> bool:
+        try:
+            return (await live(handle)).awaiting == what
+        except Exception:  # noqa: BLE001 — not started or no task processed yet
+            return False
+
+    await eventually(check)
+
+
+def purchase(event_id: str, amount: int = 20, name: str = "purchase") -> EventSignal:
+    return EventSignal(
+        event=EventRecord(id=event_id, name=name, properties={"amount": amount}, timestamp=datetime.now(UTC))
+    )
+
+
+WAIT_FOR_PURCHASE = {
+    "nodes": [
+        TRIGGER,
+        {"id": "welcome", "type": "SEND", "name": "welcome", "config": dict(MAIL)},
+        {
+            "id": "await",
+            "type": "WAIT_FOR_EVENT",
+            "name": "Await purchase",
+            "config": {
+                "event": "purchase",
+                "rules": [{"field": "amount", "operator": "gte", "value": 10}],
+                "timeout": "3 days",
+            },
+        },
+        {"id": "thanks", "type": "SEND", "name": "thanks", "config": dict(MAIL)},
+        {
+            "id": "nudge",
+            "type": "UPDATE",
+            "name": "Tag as nudged",
+            "config": {"updates": [{"field": "nudges", "action": "increment", "value": 1}]},
+        },
+        {"id": "done", "type": "END"},
+        {"id": "gone", "type": "EXIT"},
+    ],
+    "edges": [
+        {"sourceNodeId": "start", "targetNodeId": "welcome"},
+        {"sourceNodeId": "welcome", "targetNodeId": "await"},
+        {"sourceNodeId": "await", "targetNodeId": "thanks", "label": "matched"},
+        {"sourceNodeId": "await", "targetNodeId": "nudge", "label": "timeout"},
+        {"sourceNodeId": "thanks", "targetNodeId": "done"},
+        {"sourceNodeId": "nudge", "targetNodeId": "gone"},
+    ],
+}
+
+
+async def test_thirty_days_of_waits_finish_in_seconds(
+    api_client_for: ApiClientFor,
+    time_skipping_env: WorkflowEnvironment,
+    run_worker: RunWorker,
+    smtp_sink: SmtpSink,
+) -> None:
+    client = time_skipping_env.client
+    body = chain(
+        TRIGGER,
+        send("d0"),
+        wait("w1", "7 days"),
+        send("d7"),
+        wait("w2", "P14D"),
+        send("d21"),
+        wait("w3", "9 days"),
+        send("d30"),
+        END,
+    )
+    started = asyncio.get_running_loop().time()
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, body)
+        enrollment = await enroll(http, journey_id, "long")
+        result = await result_skipping_time(time_skipping_env, handle_of(client, journey_id, "long"))
+        detail = (await http.get(f"/v1/journeys/{journey_id}/enrollments/{enrollment['id']}")).json()
+    assert result["status"] == "COMPLETED"
+    assert asyncio.get_running_loop().time() - started < 30
+    first, last = detail["steps"][0]["startedAt"], detail["steps"][-1]["completedAt"]
+    assert datetime.fromisoformat(last) - datetime.fromisoformat(first) >= timedelta(days=30)
+    assert len([m for m in smtp_sink.messages() if "long@example.com" in m.rcpt_tos]) == 4
+
+
+async def test_wait_for_event_matched_and_timed_out(
+    api_client_for: ApiClientFor, time_skipping_env: WorkflowEnvironment, run_worker: RunWorker
+) -> None:
+    client = time_skipping_env.client
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, {"name": "Await", **WAIT_FOR_PURCHASE})
+        await enroll(http, journey_id, "buyer")
+        await enroll(http, journey_id, "idler")
+        buyer, idler = handle_of(client, journey_id, "buyer"), handle_of(client, journey_id, "idler")
+        await awaiting(buyer, "event")
+        await buyer.signal("event", purchase("too-small", amount=5))
+        await buyer.signal("event", purchase("big-enough", amount=50))
+        await buyer.signal("event", purchase("big-enough", amount=50))  # a duplicate delivery
+        bought = await result_skipping_time(time_skipping_env, buyer)
+        await save_history(buyer, "wait_for_event_matched")
+        idled = await result_skipping_time(time_skipping_env, idler)
+        await save_history(idler, "wait_for_event_timeout_update")
+        idler_traits = (await http.get("/v1/customers/idler")).json()["traits"]
+    assert bought["status"] == "COMPLETED"
+    assert idled["status"] == "COMPLETED" and idler_traits["nudges"] == 1, "the UPDATE applied exactly once"
+
+
+async def test_an_event_sent_before_the_wait_for_event_is_not_lost(
+    api_client_for: ApiClientFor, time_skipping_env: WorkflowEnvironment, run_worker: RunWorker
+) -> None:
+    client = time_skipping_env.client
+    body = {"name": "Early", **WAIT_FOR_PURCHASE}
+    body["nodes"] = [*body["nodes"], wait("hour", "1 hour")]
+    body["edges"] = [
+        {"sourceNodeId": "start", "targetNodeId": "hour"},
+        {"sourceNodeId": "hour", "targetNodeId": "welcome"},
+        *body["edges"][1:],
+    ]
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, body)
+        await enroll(http, journey_id, "early")
+        handle = handle_of(client, journey_id, "early")
+        await awaiting(handle, "time")
+        await handle.signal("event", purchase("early-bird"))
+        result = await result_skipping_time(time_skipping_env, handle)
+        detail = await http.get(f"/v1/journeys/{journey_id}/enrollments?status=COMPLETED")
+    assert result["status"] == "COMPLETED" and detail.json()["meta"]["total"] == 1
+
+
+async def test_goal_met_before_deadline_and_deadline_passed(
+    api_client_for: ApiClientFor, time_skipping_env: WorkflowEnvironment, run_worker: RunWorker
+) -> None:
+    client = time_skipping_env.client
+    body = chain(
+        TRIGGER,
+        wait("w", "30 days"),
+        END,
+        goalConfig={"type": "event", "config": {"eventName": "purchase"}, "deadline": 7},
+    )
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, body)
+        await enroll(http, journey_id, "converts")
+        await enroll(http, journey_id, "abandons")
+        converts = handle_of(client, journey_id, "converts")
+        await awaiting(converts, "time")
+        await converts.signal("event", purchase("p1"))
+        converted = await result_skipping_time(time_skipping_env, converts)
+        await save_history(converts, "goal_converted")
+        abandoned = await result_skipping_time(time_skipping_env, handle_of(client, journey_id, "abandons"))
+        await save_history(handle_of(client, journey_id, "abandons"), "goal_deadline_abandoned")
+        totals = (await http.get(f"/v1/journeys/{journey_id}")).json()["totals"]
+    assert converted["status"] == "COMPLETED" and converted["converted"] is True
+    assert abandoned["status"] == "EXITED" and abandoned["converted"] is False
+    assert "abandoned" in abandoned["reason"]
+    assert totals["converted"] == 1 and totals["exited"] == 1 and totals["completed"] == 1
+
+
+async def test_exit_criteria_and_api_exit_end_an_enrollment_mid_wait(
+    api_client_for: ApiClientFor,
+    time_skipping_env: WorkflowEnvironment,
+    run_worker: RunWorker,
+    smtp_sink: SmtpSink,
+) -> None:
+    client = time_skipping_env.client
+    body = chain(
+        TRIGGER, wait("w", "10 days"), send("late"), END, exitCriteria={"events": [{"event": "unsubscribed"}]}
+    )
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, body)
+        await enroll(http, journey_id, "quitter")
+        await enroll(http, journey_id, "removed")
+        quitter, removed = handle_of(client, journey_id, "quitter"), handle_of(client, journey_id, "removed")
+        await awaiting(quitter, "time")
+        await quitter.signal("event", purchase("u1", name="unsubscribed"))
+        quit_result = await quitter.result()
+        await save_history(quitter, "exit_criteria")
+
+        await awaiting(removed, "time")
+        assert (await http.delete(f"/v1/journeys/{journey_id}/enrollments/removed")).status_code == 204
+        removed_result = await removed.result()
+        assert (await http.delete(f"/v1/journeys/{journey_id}/enrollments/removed")).status_code == 204
+        assert (await http.delete(f"/v1/journeys/{journey_id}/enrollments/stranger")).status_code == 404
+        listed = (await http.get(f"/v1/journeys/{journey_id}/enrollments?status=EXITED")).json()
+    assert quit_result["status"] == "EXITED" and quit_result["reason"] == "exit criteria: unsubscribed"
+    assert removed_result["status"] == "EXITED" and removed_result["reason"] == "exited by API"
+    assert listed["meta"]["total"] == 2
+    assert not [m for m in smtp_sink.messages() if m.subject], "nobody reached the late send"
+
+
+async def test_pause_resume_and_archive_reach_in_flight_enrollments(
+    api_client_for: ApiClientFor,
+    time_skipping_env: WorkflowEnvironment,
+    run_worker: RunWorker,
+    smtp_sink: SmtpSink,
+) -> None:
+    client = time_skipping_env.client
+    body = chain(TRIGGER, wait("w", "1 day"), send("after"), END)
+    customers = [f"held-{i}" for i in range(5)]
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, body)
+        for customer in customers:
+            await enroll(http, journey_id, customer)
+        handles = [handle_of(client, journey_id, c) for c in customers]
+        for handle in handles:
+            await awaiting(handle, "time")
+        control = client.get_workflow_handle(f"journey-control:{TENANT}:{journey_id}")
+
+        paused = await http.post(f"/v1/journeys/{journey_id}/pause", json={"mode": "all"})
+        assert paused.status_code == 200, paused.text
+        assert await control.result() == 5
+        await time_skipping_env.sleep(timedelta(days=2))
+        for handle in handles:
+            await awaiting(handle, "resume")
+        assert smtp_sink.messages() == [], "held before the send"
+
+        await http.post(f"/v1/journeys/{journey_id}/resume")
+        for handle in handles[:3]:
+            assert (await result_skipping_time(time_skipping_env, handle))["status"] == "COMPLETED"
+        await save_history(handles[0], "pause_resume")
+
+        # The last two are still running? No: resume released all five; archive a fresh batch instead.
+        for handle in handles[3:]:
+            await handle.result()
+        await enroll(http, journey_id, "archived-1")
+        doomed = handle_of(client, journey_id, "archived-1")
+        await awaiting(doomed, "time")
+        await http.post(f"/v1/journeys/{journey_id}/archive")
+        archived = await result_skipping_time(time_skipping_env, doomed)
+    assert archived["status"] == "EXITED" and archived["reason"] == "journey archived"
+    assert len(smtp_sink.messages()) == 5
+
+
+async def test_reentry_off_and_on_under_20_concurrent_entries(
+    api_client_for: ApiClientFor, time_skipping_env: WorkflowEnvironment, run_worker: RunWorker
+) -> None:
+    client = time_skipping_env.client
+    async with api_client_for(client) as http, run_worker(client):
+        await http.put("/v1/customers/racer", json={"traits": {"email": "racer@example.com"}})
+        once = await publish(http, chain(TRIGGER, wait("w", "1 hour"), END))
+        again = await publish(http, chain(TRIGGER, wait("w", "1 hour"), END, settings={"allowReentry": True}))
+        for journey_id in (once, again):
+            responses = await asyncio.gather(
+                *(
+                    http.post(f"/v1/journeys/{journey_id}/enrollments", json={"customerId": "racer"})
+                    for _ in range(20)
+                )
+            )
+            codes = sorted(r.status_code for r in responses)
+            assert codes == [200] * 19 + [201], codes
+            assert len({r.json()["id"] for r in responses}) == 1, "everyone got the same enrollment"
+            listed = (await http.get(f"/v1/journeys/{journey_id}/enrollments?status=ACTIVE")).json()
+            assert listed["meta"]["total"] == 1
+            await result_skipping_time(time_skipping_env, handle_of(client, journey_id, "racer"))
+
+        async def finished(journey_id: str) -> bool:
+            rows = (await http.get(f"/v1/journeys/{journey_id}/enrollments?status=COMPLETED")).json()
+            return bool(rows["meta"]["total"] == 1)
+
+        await eventually(lambda: finished(once))
+        await eventually(lambda: finished(again))
+        refused = await http.post(f"/v1/journeys/{once}/enrollments", json={"customerId": "racer"})
+        assert refused.status_code == 409 and "re-entry is off" in refused.json()["detail"]
+        second = await http.post(f"/v1/journeys/{again}/enrollments", json={"customerId": "racer"})
+        assert second.status_code == 201 and second.json()["entryNumber"] == 2
+        # Leave nothing running: a workflow stranded on this test's task queue stalls the shared clock.
+        await result_skipping_time(time_skipping_env, handle_of(client, again, "racer", entry=2))
+
+
+EVERY_NODE_TYPE = {
+    "name": "Every node type",
+    "goalConfig": {"type": "attribute_match", "config": {"field": "plan", "value": "pro"}},
+    "settings": {"timezone": "Europe/Paris"},
+    "nodes": [
+        TRIGGER,
+        {
+            "id": "upgrade",
+            "type": "UPDATE",
+            "name": "Upgrade",
+            "config": {
+                "updates": [
+                    {"field": "plan", "action": "set", "value": "pro"},
+                    {"field": "tags", "action": "add", "value": "trial"},
+                ]
+            },
+        },
+        {
+            "id": "is-pro",
+            "type": "CONDITION",
+            "name": "Is pro?",
+            "config": {"rules": [{"field": "plan", "operator": "eq", "value": "pro"}]},
+        },
+        {
+            "id": "ab",
+            "type": "SPLIT",
+            "name": "A/B",
+            "config": {"splits": [{"key": "a", "percentage": 50}, {"key": "b", "percentage": 50}]},
+        },
+        {"id": "morning", "type": "WAIT", "name": "Next 09:00", "config": {"until": {"time": "09:00"}}},
+        {
+            "id": "before-renewal",
+            "type": "WAIT",
+            "name": "Day before renewal",
+            "config": {"untilTrait": {"field": "renewalDate", "offset": "-1 day"}},
+        },
+        {"id": "goal", "type": "GOAL_CHECK", "name": "Converted?"},
+        {"id": "mail", "type": "SEND", "name": "Congrats", "config": dict(MAIL)},
+        {"id": "won", "type": "END"},
+        {"id": "lost", "type": "EXIT"},
+    ],
+    "edges": [
+        {"sourceNodeId": "start", "targetNodeId": "upgrade"},
+        {"sourceNodeId": "upgrade", "targetNodeId": "is-pro"},
+        {"sourceNodeId": "is-pro", "targetNodeId": "ab", "label": "yes"},
+        {"sourceNodeId": "is-pro", "targetNodeId": "lost", "label": "no"},
+        {"sourceNodeId": "ab", "targetNodeId": "morning", "label": "a"},
+        {"sourceNodeId": "ab", "targetNodeId": "before-renewal", "label": "b"},
+        {"sourceNodeId": "morning", "targetNodeId": "goal"},
+        {"sourceNodeId": "before-renewal", "targetNodeId": "goal"},
+        {"sourceNodeId": "goal", "targetNodeId": "mail", "label": "yes"},
+        {"sourceNodeId": "goal", "targetNodeId": "lost", "label": "no"},
+        {"sourceNodeId": "mail", "targetNodeId": "won"},
+    ],
+}
+
+
+async def test_every_node_type_in_one_journey(
+    api_client_for: ApiClientFor,
+    time_skipping_env: WorkflowEnvironment,
+    run_worker: RunWorker,
+    smtp_sink: SmtpSink,
+) -> None:
+    from domain.interpreter import split_bucket
+
+    client = time_skipping_env.client
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, EVERY_NODE_TYPE)
+        # One customer per split branch, found by the same sticky hash the engine uses.
+        pool = (f"user-{i}" for i in itertools.count())
+        branch_a = next(c for c in pool if split_bucket(journey_id, "ab", c) < 50)
+        branch_b = next(c for c in pool if split_bucket(journey_id, "ab", c) >= 50)
+        renewal = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+        results = {}
+        for customer, name in ((branch_a, "every_node_type_a"), (branch_b, "every_node_type_b")):
+            await enroll(http, journey_id, customer)
+            await http.patch(f"/v1/customers/{customer}", json={"traits": {"renewalDate": renewal}})
+            handle = handle_of(client, journey_id, customer)
+            results[customer] = await result_skipping_time(time_skipping_env, handle)
+            await save_history(handle, name)
+            detail = (await http.get(f"/v1/journeys/{journey_id}/enrollments?status=COMPLETED")).json()
+        traits = (await http.get(f"/v1/customers/{branch_a}")).json()["traits"]
+    assert all(r["status"] == "COMPLETED" and r["converted"] for r in results.values())
+    assert traits["plan"] == "pro" and traits["tags"] == ["trial"]
+    assert detail["meta"]["total"] == 2
+    assert len(smtp_sink.messages()) == 2
