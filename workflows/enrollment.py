@@ -66,7 +66,7 @@ RECORD_PROGRESS = "record_progress"
 READ_PROFILE = "read_profile"
 UPDATE_PROFILE = "update_profile"
 
-SEND_START_TO_CLOSE = timedelta(seconds=30)
+SEND_START_TO_CLOSE = timedelta(seconds=15)
 # Transient failures (SMTP down, timeouts) retry with backoff for up to a day, then the step fails.
 SEND_SCHEDULE_TO_CLOSE = timedelta(days=1)
 SEND_RETRY = RetryPolicy(
@@ -76,6 +76,12 @@ SEND_RETRY = RetryPolicy(
 )
 # Profile reads and writes and projections must land eventually: retried without limit.
 STORE_START_TO_CLOSE = timedelta(seconds=15)
+# Patch: profile reads/updates and the final projection write run as local activities (short,
+# idempotent database work: no server round trip, one marker event instead of three), and a wait
+# shorter than the tolerance below does not write the projection first (it would show the step
+# at most that late). Histories recorded before this patch replay through the old path.
+LOCAL_STORE_PATCH = "local-store-activities-v1"
+PROJECTION_LAG_TOLERANCE = timedelta(seconds=10)
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -149,7 +155,7 @@ class EnrollmentWorkflow:
                     self._pending.append(command.record)
                 elif isinstance(command, Finish):
                     workflow.set_current_details(f"**{command.status}**" + _reason(command.reason))
-                    await self._write_progress()
+                    await self._write_progress(final=True)
                     return EnrollmentResult(
                         status=command.status,
                         converted=self._state.converted,
@@ -230,16 +236,28 @@ class EnrollmentWorkflow:
 
     async def _read_profile(self, command: ReadProfile) -> ProfileRead:
         batch = self._progress()
-        snapshot = await workflow.execute_activity(
-            READ_PROFILE,
-            ProfileReadRequest(
-                tenant_id=self._input.tenant_id, customer_id=self._input.customer_id, progress=batch
-            ),
-            result_type=ProfileSnapshot,
-            start_to_close_timeout=STORE_START_TO_CLOSE,
-            retry_policy=STORE_RETRY,
-            summary=f"read profile · {command.node_name}",
+        request = ProfileReadRequest(
+            tenant_id=self._input.tenant_id, customer_id=self._input.customer_id, progress=batch
         )
+        summary = f"read profile · {command.node_name}"
+        if workflow.patched(LOCAL_STORE_PATCH):
+            snapshot = await workflow.execute_local_activity(
+                READ_PROFILE,
+                request,
+                result_type=ProfileSnapshot,
+                start_to_close_timeout=STORE_START_TO_CLOSE,
+                retry_policy=STORE_RETRY,
+                summary=summary,
+            )
+        else:
+            snapshot = await workflow.execute_activity(
+                READ_PROFILE,
+                request,
+                result_type=ProfileSnapshot,
+                start_to_close_timeout=STORE_START_TO_CLOSE,
+                retry_policy=STORE_RETRY,
+                summary=summary,
+            )
         self._written(batch)
         return ProfileRead(
             node_id=command.node_id,
@@ -258,15 +276,26 @@ class EnrollmentWorkflow:
             updates=command.updates,
             progress=batch,
         )
+        summary = f"update profile · {command.node_name}"
         try:
-            await workflow.execute_activity(
-                UPDATE_PROFILE,
-                request,
-                result_type=ProfileUpdateResult,
-                start_to_close_timeout=STORE_START_TO_CLOSE,
-                retry_policy=STORE_RETRY,
-                summary=f"update profile · {command.node_name}",
-            )
+            if workflow.patched(LOCAL_STORE_PATCH):
+                await workflow.execute_local_activity(
+                    UPDATE_PROFILE,
+                    request,
+                    result_type=ProfileUpdateResult,
+                    start_to_close_timeout=STORE_START_TO_CLOSE,
+                    retry_policy=STORE_RETRY,
+                    summary=summary,
+                )
+            else:
+                await workflow.execute_activity(
+                    UPDATE_PROFILE,
+                    request,
+                    result_type=ProfileUpdateResult,
+                    start_to_close_timeout=STORE_START_TO_CLOSE,
+                    retry_policy=STORE_RETRY,
+                    summary=summary,
+                )
         except ActivityError as error:
             return ProfileUpdated(
                 node_id=command.node_id, visit=command.visit, now=workflow.now(), error=_failure(error)
@@ -275,7 +304,9 @@ class EnrollmentWorkflow:
         return ProfileUpdated(node_id=command.node_id, visit=command.visit, now=workflow.now())
 
     async def _wait(self, command: Wait) -> AnyInput:
-        if self._pending or self._snapshot() != self._last_written:
+        changed = bool(self._pending) or self._snapshot() != self._last_written
+        short = command.until is not None and command.until - workflow.now() <= PROJECTION_LAG_TOLERANCE
+        if changed and not (short and workflow.patched(LOCAL_STORE_PATCH)):
             await self._write_progress()
         if workflow.info().is_continue_as_new_suggested() and not self._signals:
             workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
@@ -290,15 +321,25 @@ class EnrollmentWorkflow:
             return TimeReached(now=workflow.now())
         return self._take_signal()
 
-    async def _write_progress(self) -> None:
+    async def _write_progress(self, *, final: bool = False) -> None:
         batch = self._progress()
-        await workflow.execute_activity(
-            RECORD_PROGRESS,
-            batch,
-            start_to_close_timeout=STORE_START_TO_CLOSE,
-            retry_policy=STORE_RETRY,
-            summary=f"record progress · {self._state.status} at {self._state.current_node_id}",
-        )
+        summary = f"record progress · {self._state.status} at {self._state.current_node_id}"
+        if final and workflow.patched(LOCAL_STORE_PATCH):
+            await workflow.execute_local_activity(
+                RECORD_PROGRESS,
+                batch,
+                start_to_close_timeout=STORE_START_TO_CLOSE,
+                retry_policy=STORE_RETRY,
+                summary=summary,
+            )
+        else:
+            await workflow.execute_activity(
+                RECORD_PROGRESS,
+                batch,
+                start_to_close_timeout=STORE_START_TO_CLOSE,
+                retry_policy=STORE_RETRY,
+                summary=summary,
+            )
         self._written(batch)
 
     # ---- projection bookkeeping ---------------------------------------------------------------

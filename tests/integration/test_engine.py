@@ -49,10 +49,9 @@ async def publish(http: httpx.AsyncClient, body: dict[str, Any]) -> str:
     return journey_id
 
 
-async def enroll(http: httpx.AsyncClient, journey_id: str, customer: str) -> dict[str, Any]:
-    await http.put(
-        f"/v1/customers/{customer}", json={"traits": {"email": f"{customer}@example.com", "firstName": "A"}}
-    )
+async def enroll(http: httpx.AsyncClient, journey_id: str, customer: str, **traits: Any) -> dict[str, Any]:
+    profile = {"email": f"{customer}@example.com", "firstName": "A", **traits}
+    await http.put(f"/v1/customers/{customer}", json={"traits": profile})
     response = await http.post(f"/v1/journeys/{journey_id}/enrollments", json={"customerId": customer})
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
@@ -412,17 +411,33 @@ async def test_every_node_type_in_one_journey(
         pool = (f"user-{i}" for i in itertools.count())
         branch_a = next(c for c in pool if split_bucket(journey_id, "ab", c) < 50)
         branch_b = next(c for c in pool if split_bucket(journey_id, "ab", c) >= 50)
-        renewal = (datetime.now(UTC) + timedelta(days=10)).isoformat()
         results = {}
         for customer, name in ((branch_a, "every_node_type_a"), (branch_b, "every_node_type_b")):
-            await enroll(http, journey_id, customer)
-            await http.patch(f"/v1/customers/{customer}", json={"traits": {"renewalDate": renewal}})
+            # The shared time-skipping clock runs ahead of the wall clock: date traits follow the server.
+            renewal = (await time_skipping_env.get_current_time() + timedelta(days=10)).isoformat()
+            await enroll(http, journey_id, customer, renewalDate=renewal)
             handle = handle_of(client, journey_id, customer)
             results[customer] = await result_skipping_time(time_skipping_env, handle)
             await save_history(handle, name)
             detail = (await http.get(f"/v1/journeys/{journey_id}/enrollments?status=COMPLETED")).json()
         traits = (await http.get(f"/v1/customers/{branch_a}")).json()["traits"]
+        rows = (await http.get(f"/v1/journeys/{journey_id}/enrollments")).json()["data"]
+        waited = {}
+        for row in rows:
+            steps = (await http.get(f"/v1/journeys/{journey_id}/enrollments/{row['id']}")).json()["steps"]
+            waits = [s for s in steps if s["stepType"] == "WAIT"]
+            waited[row["customerId"]] = (
+                waits[0]["stepId"],
+                waits[0]["detail"],
+                waits[0]["startedAt"],
+                waits[0]["completedAt"],
+            )
     assert all(r["status"] == "COMPLETED" and r["converted"] for r in results.values())
     assert traits["plan"] == "pro" and traits["tags"] == ["trial"]
     assert detail["meta"]["total"] == 2
     assert len(smtp_sink.messages()) == 2
+    assert waited[branch_a][0] == "morning" and waited[branch_b][0] == "before-renewal"
+    for customer in (branch_a, branch_b):
+        assert waited[customer][1] is None, "a real wait, not skipped for want of data"
+    started, ended = (datetime.fromisoformat(t) for t in waited[branch_b][2:])
+    assert timedelta(days=8, hours=23) < ended - started <= timedelta(days=9, minutes=1)
