@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -37,15 +38,26 @@ def smtp_config(settings: Settings) -> SmtpConfig:
     )
 
 
-def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
-    messaging = MessagingActivities(sessions, {"EMAIL": EmailChannel(smtp_config(settings))})
+def build_worker(
+    client: Client,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    extra_workflows: Sequence[type] = (),
+) -> Worker:
+    """The product's worker; `extra_workflows` lets benchmarks host their reference workflow beside it."""
+    messaging = MessagingActivities(
+        sessions,
+        {"EMAIL": EmailChannel(smtp_config(settings))},
+        webhook_allow_list=settings.webhook_allow_list,
+    )
     projections = ProjectionActivities(sessions)
     profiles = ProfileActivities(sessions)
     control = ControlActivities(sessions, client)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[EnrollmentWorkflow, JourneyControlWorkflow],
+        workflows=[EnrollmentWorkflow, JourneyControlWorkflow, *extra_workflows],
         activities=[
             messaging.send_message,
             projections.record_progress,

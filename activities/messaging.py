@@ -1,26 +1,97 @@
-"""The send activity: compose from template and traits, log, deliver once per idempotency key."""
+"""The send activity: compose from template and traits, log, deliver once per idempotency key.
+
+EMAIL goes to the customer's `email` trait through the configured channel. WEBHOOK goes to the URL of
+the action target the node names (`config.actionTargetId`), signed with the target's secret.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
+from pydantic import Field, ValidationError, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import Channel, OutboundMessage, PermanentDeliveryError
+from activities.channels import Channel, DeliveryReceipt, OutboundMessage, PermanentDeliveryError
+from activities.netguard import AllowList
 from activities.rendering import Renderer, TemplateRenderError
+from activities.webhooks import (
+    RESERVED_HEADERS,
+    TargetGoneError,
+    TransientDeliveryError,
+    WebhookChannel,
+    WebhookTarget,
+    sign,
+    temporal_retry_delay,
+)
 from domain.payloads import SendRequest, SendResult
+from domain.wire import WireModel
+from store.repositories.action_targets import ActionTargetRepository
 from store.repositories.customers import CustomerRepository
 from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.messages import MessageRepository
 from store.repositories.templates import TemplateRepository
 
 SEND_MESSAGE = "send_message"
+# Below the workflow's start-to-close timeout of the send activity (30 s), so a slow receiver fails
+# the attempt by our own deadline, with a useful error, rather than by Temporal's.
+MAX_WEBHOOK_TIMEOUT_SECONDS = 25.0
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}")
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class WebhookSettings(WireModel):
+    """The `settings` of a WEBHOOK action target, as stored and as the send activity reads them."""
+
+    url: str = Field(min_length=1, max_length=2048, description="http(s) URL the POST goes to")
+    secret: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description="Standard Webhooks signing secret: `whsec_<base64>` or a raw string; none: unsigned",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, max_length=32, description="Extra request headers (e.g. Authorization)"
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, le=MAX_WEBHOOK_TIMEOUT_SECONDS)
+
+    @field_validator("secret")
+    @classmethod
+    def _usable_secret(cls, secret: str | None) -> str | None:
+        if secret is not None:
+            sign(secret, "check", 0, b"")  # a ValueError says why it cannot sign
+        return secret
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP token")
+            if name.lower() in RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} is set by the webhook channel and cannot be overridden")
+            if len(value) > 4096 or _HEADER_VALUE_FORBIDDEN.search(value):
+                raise ValueError(f"the value of header {name!r} is too long or holds control characters")
+        return headers
+
+    def target(self) -> WebhookTarget:
+        return WebhookTarget(
+            url=self.url, secret=self.secret, headers=self.headers, timeout_seconds=self.timeout_seconds
+        )
+
+
+def display_url(url: str) -> str:
+    """The URL without query or fragment (they may carry tokens): what the delivery log shows."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 class SendRefusedError(Exception):
@@ -29,6 +100,16 @@ class SendRefusedError(Exception):
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(detail)
         self.kind = kind
+
+
+@dataclass(frozen=True)
+class _Webhook:
+    target_id: uuid.UUID
+    target: WebhookTarget
+
+    @property
+    def recipient(self) -> str:
+        return display_url(self.target.url)
 
 
 def _recipient(channel: str, traits: Mapping[str, Any]) -> str:
@@ -44,13 +125,23 @@ def _recipient(channel: str, traits: Mapping[str, Any]) -> str:
 
 
 class MessagingActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], channels: Mapping[str, Channel]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        channels: Mapping[str, Channel],
+        *,
+        webhook_allow_list: Sequence[str] = (),
+    ) -> None:
+        AllowList.parse(webhook_allow_list)  # a malformed entry fails at startup, not on every send
         self._sessions = sessions
         self._channels = channels
+        self._webhook_allow_list = tuple(webhook_allow_list)
         self._renderer = Renderer()
 
     @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, request: SendRequest) -> SendResult:
+        webhook: _Webhook | None = None
+        refusal: SendRefusedError | None = None
         async with self._sessions() as session:
             async with session.begin():
                 if request.progress is not None:
@@ -70,24 +161,60 @@ class MessagingActivities:
                     return SendResult(outcome=message.status, message_id=message.provider_message_id)
                 traits = await CustomerRepository(session).traits(request.tenant_id, request.customer_id)
                 sources = await self._sources(session, request)
+                if request.config.channel == "WEBHOOK":
+                    try:
+                        webhook = await self._webhook(session, request)
+                    except SendRefusedError as exc:
+                        refusal = exc
 
             try:
+                if refusal is not None:
+                    raise refusal
                 if sources is None:
                     raise SendRefusedError(
                         "TemplateNotFound", f"template {request.config.template_id!r} does not exist"
                     )
-                outbound = self._compose(request, traits or {}, *sources)
-                channel = self._channels.get(request.config.channel)
-                if channel is None:
-                    raise SendRefusedError(
-                        "ChannelNotConfigured", f"channel {request.config.channel} is not configured"
+                if webhook is not None:
+                    outbound = self._compose(request, traits or {}, None, sources[1], webhook.recipient)
+                    receipt = await self._deliver_webhook(webhook.target, outbound)
+                else:
+                    recipient = _recipient(request.config.channel, traits or {})
+                    outbound = self._compose(request, traits or {}, *sources, recipient)
+                    channel = self._channels.get(request.config.channel)
+                    if channel is None:
+                        raise SendRefusedError(
+                            "ChannelNotConfigured", f"channel {request.config.channel} is not configured"
+                        )
+                    receipt = await channel.send(outbound)
+            except TargetGoneError as exc:
+                assert webhook is not None
+                async with session.begin():
+                    await MessageRepository(session).mark(
+                        message.id, status="failed", error=str(exc), recipient=webhook.recipient
                     )
-                receipt = await channel.send(outbound)
+                    await ActionTargetRepository(session).disable(
+                        request.tenant_id,
+                        webhook.target_id,
+                        f"disabled at {datetime.now(UTC).isoformat(timespec='seconds')}: {exc}",
+                    )
+                raise ApplicationError(str(exc), type="TargetGone", non_retryable=True) from exc
             except (SendRefusedError, PermanentDeliveryError) as exc:
                 kind = exc.kind if isinstance(exc, SendRefusedError) else "DeliveryRefused"
                 async with session.begin():
-                    await MessageRepository(session).mark(message.id, status="failed", error=str(exc))
+                    await MessageRepository(session).mark(
+                        message.id,
+                        status="failed",
+                        error=str(exc),
+                        recipient=webhook.recipient if webhook is not None else None,
+                    )
                 raise ApplicationError(str(exc), type=kind, non_retryable=True) from exc
+            except TransientDeliveryError as exc:
+                # Still queued; the log shows why the last attempt did not land. 429 Retry-After is honoured.
+                async with session.begin():
+                    await MessageRepository(session).mark(message.id, status="queued", error=str(exc))
+                raise ApplicationError(
+                    str(exc), type="TransientDelivery", next_retry_delay=temporal_retry_delay(exc)
+                ) from exc
 
             async with session.begin():
                 await MessageRepository(session).mark(
@@ -112,14 +239,55 @@ class MessagingActivities:
         template = await TemplateRepository(session).get(request.tenant_id, template_uuid)
         return None if template is None else (template.subject, template.body)
 
+    async def _webhook(self, session: AsyncSession, request: SendRequest) -> _Webhook:
+        """The enabled WEBHOOK action target the node names, or why there is none to send to."""
+        target_id = request.config.action_target_id
+        if not target_id:
+            raise SendRefusedError("ActionTargetMissing", "a WEBHOOK send needs `actionTargetId`")
+        try:
+            target_uuid = uuid.UUID(target_id)
+        except ValueError:
+            target_uuid = None
+        row = (
+            None
+            if target_uuid is None
+            else await ActionTargetRepository(session).get(request.tenant_id, target_uuid)
+        )
+        if row is None:
+            raise SendRefusedError("ActionTargetNotFound", f"action target {target_id!r} does not exist")
+        if row.channel != "WEBHOOK":
+            raise SendRefusedError(
+                "ActionTargetMismatch", f"action target {target_id!r} is a {row.channel} target, not WEBHOOK"
+            )
+        if not row.enabled:
+            why = f" ({row.disabled_reason})" if row.disabled_reason else ""
+            raise SendRefusedError("ActionTargetDisabled", f"action target {target_id!r} is disabled{why}")
+        try:
+            settings = WebhookSettings.model_validate(row.settings)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "settings"
+            raise SendRefusedError(
+                "ActionTargetInvalid",
+                f"action target {target_id!r} has unusable settings: {where}: {first['msg']}",
+            ) from exc
+        return _Webhook(target_id=row.id, target=settings.target())
+
+    async def _deliver_webhook(self, target: WebhookTarget, outbound: OutboundMessage) -> DeliveryReceipt:
+        channel = WebhookChannel(target, allow=self._webhook_allow_list)
+        try:
+            return await channel.send(outbound)
+        finally:
+            await channel.aclose()
+
     def _compose(
         self,
         request: SendRequest,
         traits: Mapping[str, Any],
         subject_source: str | None,
         body_source: str,
+        recipient: str,
     ) -> OutboundMessage:
-        recipient = _recipient(request.config.channel, traits)
         context = {"traits": dict(traits), "customer": {"id": request.customer_id, **traits}}
         try:
             subject = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
@@ -16,6 +16,13 @@ class TemplateRenderError(Exception):
 class Renderer:
     def __init__(self) -> None:
         self._env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+    def check(self, source: str, *, what: str) -> None:
+        """Compile without rendering, so a syntax error is refused when a template is saved."""
+        try:
+            self._env.compile(source)
+        except TemplateSyntaxError as exc:
+            raise TemplateRenderError(f"{what} does not compile (line {exc.lineno}): {exc.message}") from exc
 
     def render(self, source: str, context: Mapping[str, Any], *, what: str) -> str:
         try:

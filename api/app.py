@@ -9,7 +9,16 @@ from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
 from api.resources import AppResources
-from api.routers import customers, enrollments, health, journeys, messages, steps
+from api.routers import (
+    action_targets,
+    customers,
+    enrollments,
+    health,
+    journeys,
+    messages,
+    steps,
+    templates,
+)
 
 
 def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = False) -> FastAPI:
@@ -29,6 +38,6 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     )
     app.state.resources = resources
     install_problem_handlers(app)
-    for module in (health, journeys, steps, enrollments, customers, messages):
+    for module in (health, journeys, steps, enrollments, customers, messages, action_targets, templates):
         app.include_router(module.router)
     return app

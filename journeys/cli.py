@@ -11,6 +11,10 @@ from rich.console import Console
 from journeys.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+bench_app = typer.Typer(
+    no_args_is_help=True, help="Benchmarks: each starts its own stack and prints figures."
+)
+app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
 
@@ -97,6 +101,24 @@ def token(
             subject=subject,
         )
     )
+
+
+@bench_app.command("enroll")
+def bench_enroll(n: Annotated[int, typer.Option("--n", min=10, help="Enrollments per side")] = 400) -> None:
+    """The reference journey through the engine vs a hand-written workflow: throughput ratio R."""
+    from bench.enroll import print_enroll, run_enroll_bench
+
+    out = Console()
+    print_enroll(asyncio.run(run_enroll_bench(n, out)), out)
+
+
+@bench_app.command("idle")
+def bench_idle(n: Annotated[int, typer.Option("--n", min=10, help="Sleeping enrollments")] = 10_000) -> None:
+    """N enrollments asleep in a WAIT: the worker's memory stays bounded."""
+    from bench.idle import print_idle, run_idle_bench
+
+    out = Console()
+    print_idle(asyncio.run(run_idle_bench(n, out)), out)
 
 
 def main() -> None:

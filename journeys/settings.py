@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
     email_from: str = "journeys@localhost"
 
+    webhook_allow_list: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Hostnames, IPs or CIDRs webhook targets may use although they are loopback or private "
+            '(the SSRF guard refuses them otherwise); a JSON list, e.g. ["127.0.0.1", "10.1.0.0/16"].'
+        ),
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

@@ -139,3 +139,21 @@ class ProfileUpdateLogRow(Row):
     idempotency_key: Mapped[str] = mapped_column(String(400), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(256))
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ActionTargetRow(Row):
+    """Where a SEND goes: a webhook endpoint or a provider account, with its settings."""
+
+    __tablename__ = "action_targets"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    service_level: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    short_abandon_threshold: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -76,3 +76,14 @@ class CustomerRepository:
             .where(CustomerRow.tenant_id == tenant_id, CustomerRow.id == customer_id)
             .values(traits=traits, updated_at=func.now())
         )
+
+    async def add_many(self, tenant_id: str, profiles: list[tuple[str, dict[str, Any]]]) -> None:
+        """Bulk-create profiles (bulk enrollment, benchmarks); existing ones are left as they are."""
+        if not profiles:
+            return
+        rows = [{"tenant_id": tenant_id, "id": cid, "traits": traits} for cid, traits in profiles]
+        await self._session.execute(
+            insert(CustomerRow)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[CustomerRow.tenant_id, CustomerRow.id])
+        )

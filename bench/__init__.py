@@ -1,0 +1,1 @@
+"""Benchmarks behind `journeys bench …`: commands that print figures, never timed test assertions."""

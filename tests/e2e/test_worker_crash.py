@@ -1,0 +1,160 @@
+"""Fault test: a real worker process SIGKILLed mid-run, five times. Nothing is lost, and every
+duplicate delivery carries the Message-ID of the first, so the receiver can recognise it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import IO, Any
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from journeys.devstack import SmtpSink
+from journeys.settings import Settings
+from tests.conftest import ApiClientFor
+
+pytestmark = pytest.mark.e2e
+
+ENROLLMENTS = 200
+KILLS = 5
+MAIL = {"channel": "EMAIL", "body": "Hello {{ traits.firstName }}"}
+JOURNEY = {
+    "name": "Crash test",
+    "nodes": [
+        {"id": "start", "type": "TRIGGER"},
+        {"id": "first", "type": "SEND", "config": {**MAIL, "subject": "first"}},
+        {"id": "pause", "type": "WAIT", "config": {"duration": "1 second"}},
+        {"id": "second", "type": "SEND", "config": {**MAIL, "subject": "second"}},
+        {"id": "end", "type": "EXIT"},
+    ],
+    "edges": [
+        {"sourceNodeId": "start", "targetNodeId": "first"},
+        {"sourceNodeId": "first", "targetNodeId": "pause"},
+        {"sourceNodeId": "pause", "targetNodeId": "second"},
+        {"sourceNodeId": "second", "targetNodeId": "end"},
+    ],
+}
+
+
+class WorkerProcess:
+    """`python -m journeys worker`, as production runs it, with its output in a log file."""
+
+    def __init__(self, env: dict[str, str], log: IO[bytes]) -> None:
+        self._env = env
+        self._log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "journeys", "worker"],
+            env=self._env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: no graceful shutdown, in-flight work is simply gone
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def worker_log() -> Iterator[IO[bytes]]:
+    """Where the worker processes write; kept only while the test runs."""
+    with tempfile.TemporaryFile(prefix="journeys-worker-") as log:
+        yield log
+
+
+async def bounded(calls: list[Any], limit: int = 20) -> list[httpx.Response]:
+    gate = asyncio.Semaphore(limit)
+
+    async def run(call: Any) -> httpx.Response:
+        async with gate:
+            response: httpx.Response = await call
+            return response
+
+    return await asyncio.gather(*(run(c) for c in calls))
+
+
+async def test_killing_the_worker_loses_no_enrollment_and_no_message(
+    api_client_for: ApiClientFor,
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    database_url: str,
+    smtp_sink: SmtpSink,
+    worker_log: IO[bytes],
+) -> None:
+    env = {
+        **os.environ,
+        "JOURNEYS_DATABASE_URL": database_url,
+        "JOURNEYS_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "JOURNEYS_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "JOURNEYS_SMTP_HOST": "127.0.0.1",
+        "JOURNEYS_SMTP_PORT": str(smtp_sink.port),
+        "JOURNEYS_DEV_MODE": "true",
+    }
+    worker = WorkerProcess(env, worker_log)
+    try:
+        async with api_client_for(dev_env.client) as http:
+            journey_id = (await http.post("/v1/journeys", json=JOURNEY)).json()["id"]
+            assert (await http.post(f"/v1/journeys/{journey_id}/publish")).status_code == 200
+            customers = [f"crash-{i:03d}" for i in range(ENROLLMENTS)]
+            await bounded(
+                [
+                    http.put(
+                        f"/v1/customers/{c}",
+                        json={"traits": {"email": f"{c}@example.com", "firstName": c}},
+                    )
+                    for c in customers
+                ]
+            )
+            worker.start()
+            entries = await bounded(
+                [
+                    http.post(f"/v1/journeys/{journey_id}/enrollments", json={"customerId": c})
+                    for c in customers
+                ]
+            )
+            assert all(r.status_code == 201 for r in entries)
+
+            for _ in range(KILLS):
+                await asyncio.sleep(1.0)
+                worker.kill()
+                worker.start()
+
+            completed = 0
+            async with asyncio.timeout(180):
+                while completed < ENROLLMENTS:
+                    await asyncio.sleep(0.5)
+                    listed = await http.get(f"/v1/journeys/{journey_id}/enrollments?status=COMPLETED&limit=1")
+                    completed = listed.json()["meta"]["total"]
+            log_entries = (await http.get("/v1/messages?status=sent&limit=1")).json()["meta"]["total"]
+    finally:
+        worker.stop()
+
+    assert completed == ENROLLMENTS
+    assert log_entries == 2 * ENROLLMENTS, "one delivery-log row per (enrollment, send)"
+
+    by_send: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for message in smtp_sink.messages():
+        (recipient,) = message.rcpt_tos
+        by_send[(recipient, message.subject)].add(message.message_id)
+    expected = {(f"{c}@example.com", s) for c in customers for s in ("first", "second")}
+    assert set(by_send) == expected, "every message arrived"
+    assert all(len(ids) == 1 for ids in by_send.values()), "any duplicate carries the same Message-ID"
+    duplicates = len(smtp_sink.messages()) - len(expected)
+    print(
+        f"\n{KILLS} SIGKILLs, {len(expected)} messages, {duplicates} duplicate deliveries (same Message-ID)"
+    )
