@@ -14,14 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.audience import AudienceActivities
 from activities.channels import EmailChannel, SmtpConfig
 from activities.control import ControlActivities
 from activities.messaging import MessagingActivities
 from activities.profiles import ProfileActivities
 from activities.projections import ProjectionActivities
 from journeys.settings import Settings, get_settings
+from services.temporal import EnrollmentGateway, TemporalConnection
 from workflows.control import JourneyControlWorkflow
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.schedule import JourneyScheduleWorkflow
 
 logger = logging.getLogger("journeys.worker")
 
@@ -54,16 +57,25 @@ def build_worker(
     projections = ProjectionActivities(sessions)
     profiles = ProfileActivities(sessions)
     control = ControlActivities(sessions, client)
+    audience = AudienceActivities(
+        sessions,
+        EnrollmentGateway(
+            TemporalConnection(settings.temporal_address, client.namespace, client=client),
+            settings.temporal_task_queue,
+            settings.temporal_ui_url,
+        ),
+    )
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[EnrollmentWorkflow, JourneyControlWorkflow, *extra_workflows],
+        workflows=[EnrollmentWorkflow, JourneyControlWorkflow, JourneyScheduleWorkflow, *extra_workflows],
         activities=[
             messaging.send_message,
             projections.record_progress,
             profiles.read_profile,
             profiles.update_profile,
             control.signal_enrollments,
+            audience.enroll_audience_page,
         ],
     )
 

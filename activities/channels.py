@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Protocol
@@ -24,8 +25,33 @@ class DeliveryReceipt:
     provider_message_id: str
 
 
+# A receiver can ask for any delay in Retry-After; past an hour we would rather ask again than park
+# the send for days on a buggy or hostile header.
+MAX_RETRY_AFTER = timedelta(hours=1)
+MIN_RETRY_AFTER = timedelta(seconds=1)
+
+
 class PermanentDeliveryError(Exception):
     """The provider refused for good (bad address, rejected content): retrying cannot help."""
+
+
+class TransientDeliveryError(Exception):
+    """The receiver is down, slow or overloaded: the activity retries with backoff."""
+
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class RetryLaterError(TransientDeliveryError):
+    """429: the receiver asked us to slow down, possibly saying for how long (`retry_after`, seconds)."""
+
+
+def temporal_retry_delay(error: TransientDeliveryError) -> timedelta | None:
+    """`next_retry_delay` for an ApplicationError: the receiver's wish, clamped; None keeps the backoff."""
+    if error.retry_after is None:
+        return None
+    return min(max(timedelta(seconds=error.retry_after), MIN_RETRY_AFTER), MAX_RETRY_AFTER)
 
 
 class Channel(Protocol):

@@ -1,7 +1,16 @@
-"""The send activity: compose from template and traits, log, deliver once per idempotency key.
+"""The send activity: check caps, compose from template and traits, log, deliver once per idempotency key.
 
 EMAIL goes to the customer's `email` trait through the configured channel. WEBHOOK goes to the URL of
-the action target the node names (`config.actionTargetId`), signed with the target's secret.
+the action target the node names (`config.actionTargetId`), signed with the target's secret. SMS (to the
+`phone` trait) and PUSH (to the `pushToken` trait) go to the provider of the SMS/PUSH action target the
+node names, through the HTTP provider adapter (`activities.providers`). IN_APP writes one row into the
+customer's inbox, in the same transaction that marks the message sent.
+
+Frequency caps (the journey's `settings.frequencyCaps`, sent along on the request) are checked once, when
+the message is claimed: the claim transaction holds an advisory lock on (tenant, customer), counts the
+customer's messages of the tenant — all journeys — that hold a slot in each cap's period, and records the
+message `suppressed` when one is full. Quiet hours are the workflow's business: it holds the send until
+the window ends before this activity is scheduled.
 """
 
 from __future__ import annotations
@@ -20,25 +29,41 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import Channel, DeliveryReceipt, OutboundMessage, PermanentDeliveryError
+from activities.channels import (
+    Channel,
+    DeliveryReceipt,
+    OutboundMessage,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    temporal_retry_delay,
+)
 from activities.netguard import AllowList
+from activities.providers import (
+    ProviderChannel,
+    ProviderSettings,
+    ProviderTarget,
+    RecipientError,
+    phone_number,
+    push_token,
+)
 from activities.rendering import Renderer, TemplateRenderError
 from activities.webhooks import (
     RESERVED_HEADERS,
     TargetGoneError,
-    TransientDeliveryError,
     WebhookChannel,
     WebhookTarget,
     sign,
-    temporal_retry_delay,
 )
+from domain.durations import parse_duration
 from domain.payloads import SendRequest, SendResult
 from domain.wire import WireModel
 from store.repositories.action_targets import ActionTargetRepository
 from store.repositories.customers import CustomerRepository
 from store.repositories.enrollments import EnrollmentRepository
+from store.repositories.inbox import InboxRepository
 from store.repositories.messages import MessageRepository
 from store.repositories.templates import TemplateRepository
+from store.rows import ActionTargetRow
 
 SEND_MESSAGE = "send_message"
 # Below the workflow's start-to-close timeout of the send activity (30 s), so a slow receiver fails
@@ -102,6 +127,9 @@ class SendRefusedError(Exception):
         self.kind = kind
 
 
+IN_APP_RECIPIENT = "inbox"
+
+
 @dataclass(frozen=True)
 class _Webhook:
     target_id: uuid.UUID
@@ -112,9 +140,25 @@ class _Webhook:
         return display_url(self.target.url)
 
 
+@dataclass(frozen=True)
+class _Provider:
+    target_id: uuid.UUID
+    target: ProviderTarget
+
+
 def _recipient(channel: str, traits: Mapping[str, Any]) -> str:
+    """The address a message on `channel` goes to, from the customer's traits (not for WEBHOOK)."""
+    if channel == "IN_APP":
+        return IN_APP_RECIPIENT
+    if channel in ("SMS", "PUSH"):
+        try:
+            return (
+                phone_number(traits.get("phone")) if channel == "SMS" else push_token(traits.get("pushToken"))
+            )
+        except RecipientError as exc:
+            raise SendRefusedError("InvalidRecipient", str(exc)) from exc
     if channel != "EMAIL":
-        raise SendRefusedError("ChannelNotConfigured", f"channel {channel} has no delivery adapter yet")
+        raise SendRefusedError("ChannelNotConfigured", f"channel {channel} has no delivery adapter")
     address = traits.get("email")
     if not isinstance(address, str) or not address:
         raise SendRefusedError("InvalidRecipient", "the customer has no `email` trait")
@@ -132,6 +176,8 @@ class MessagingActivities:
         *,
         webhook_allow_list: Sequence[str] = (),
     ) -> None:
+        """`channels` holds the EMAIL channel (SMTP). WEBHOOK, SMS and PUSH go over HTTP to the node's
+        action target, SSRF-guarded with `webhook_allow_list`; IN_APP writes to the database."""
         AllowList.parse(webhook_allow_list)  # a malformed entry fails at startup, not on every send
         self._sessions = sessions
         self._channels = channels
@@ -140,13 +186,17 @@ class MessagingActivities:
 
     @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, request: SendRequest) -> SendResult:
-        webhook: _Webhook | None = None
+        channel_name = request.config.channel
+        target: _Webhook | _Provider | None = None
         refusal: SendRefusedError | None = None
         async with self._sessions() as session:
             async with session.begin():
                 if request.progress is not None:
                     await EnrollmentRepository(session).apply_progress(request.progress)
-                message = await MessageRepository(session).claim(
+                messages = MessageRepository(session)
+                # Held to the end of this transaction: the cap count and the claim are one step.
+                await messages.lock_customer(request.tenant_id, request.customer_id)
+                message, created = await messages.claim_new(
                     {
                         "tenant_id": request.tenant_id,
                         "idempotency_key": request.idempotency_key,
@@ -154,19 +204,27 @@ class MessagingActivities:
                         "enrollment_id": uuid.UUID(request.enrollment_id),
                         "node_id": request.node_id,
                         "customer_id": request.customer_id,
-                        "channel": request.config.channel,
+                        "channel": channel_name,
                     }
                 )
-                if message.status in ("sent", "suppressed"):
-                    return SendResult(outcome=message.status, message_id=message.provider_message_id)
+                if message.status == "sent":
+                    return SendResult(outcome="sent", message_id=message.provider_message_id)
+                if message.status == "suppressed":
+                    return SendResult(outcome="suppressed", error=message.error)
+                # Caps are judged once, when the message is admitted; a retried attempt keeps its slot.
+                reason = await self._cap_reached(messages, request, message.id) if created else None
+                if reason is not None:
+                    await messages.mark(message.id, status="suppressed", error=reason)
+                    return SendResult(outcome="suppressed", error=reason)
                 traits = await CustomerRepository(session).traits(request.tenant_id, request.customer_id)
                 sources = await self._sources(session, request)
-                if request.config.channel == "WEBHOOK":
+                if channel_name in ("WEBHOOK", "SMS", "PUSH"):
                     try:
-                        webhook = await self._webhook(session, request)
+                        target = await self._target(session, request)
                     except SendRefusedError as exc:
                         refusal = exc
 
+            webhook = target if isinstance(target, _Webhook) else None
             try:
                 if refusal is not None:
                     raise refusal
@@ -176,16 +234,21 @@ class MessagingActivities:
                     )
                 if webhook is not None:
                     outbound = self._compose(request, traits or {}, None, sources[1], webhook.recipient)
-                    receipt = await self._deliver_webhook(webhook.target, outbound)
+                    receipt = await self._deliver_http(webhook, outbound)
                 else:
-                    recipient = _recipient(request.config.channel, traits or {})
+                    recipient = _recipient(channel_name, traits or {})
                     outbound = self._compose(request, traits or {}, *sources, recipient)
-                    channel = self._channels.get(request.config.channel)
-                    if channel is None:
-                        raise SendRefusedError(
-                            "ChannelNotConfigured", f"channel {request.config.channel} is not configured"
-                        )
-                    receipt = await channel.send(outbound)
+                    if channel_name == "IN_APP":
+                        receipt = None  # written below, with the mark, in one transaction
+                    elif target is not None:
+                        receipt = await self._deliver_http(target, outbound)
+                    else:
+                        channel = self._channels.get(channel_name)
+                        if channel is None:
+                            raise SendRefusedError(
+                                "ChannelNotConfigured", f"channel {channel_name} is not configured"
+                            )
+                        receipt = await channel.send(outbound)
             except TargetGoneError as exc:
                 assert webhook is not None
                 async with session.begin():
@@ -217,6 +280,8 @@ class MessagingActivities:
                 ) from exc
 
             async with session.begin():
+                if receipt is None:
+                    receipt = await self._deliver_to_inbox(session, request, outbound)
                 await MessageRepository(session).mark(
                     message.id,
                     status="sent",
@@ -226,6 +291,30 @@ class MessagingActivities:
                     subject=outbound.subject,
                 )
         return SendResult(outcome="sent", message_id=receipt.provider_message_id)
+
+    async def _cap_reached(
+        self, messages: MessageRepository, request: SendRequest, message_id: uuid.UUID
+    ) -> str | None:
+        """Why this message may not go out under the journey's frequency caps, or None when it may.
+
+        A cap counts the customer's messages across every journey of the tenant (the message itself
+        excluded): what a customer receives is what a cap protects, whichever journey sends it.
+        """
+        now = datetime.now(UTC)
+        for cap in request.frequency_caps:
+            if cap.channel is not None and cap.channel != request.config.channel:
+                continue
+            count = await messages.count_recent(
+                request.tenant_id,
+                request.customer_id,
+                since=now - parse_duration(cap.period),
+                channel=cap.channel,
+                excluding=message_id,
+            )
+            if count >= cap.limit:
+                scope = f"{cap.channel} messages" if cap.channel else "messages"
+                return f"frequency cap reached: {count} {scope} in the last {cap.period} (limit {cap.limit})"
+        return None
 
     async def _sources(self, session: AsyncSession, request: SendRequest) -> tuple[str | None, str] | None:
         """Subject and body templates; None when the referenced template does not exist."""
@@ -239,11 +328,30 @@ class MessagingActivities:
         template = await TemplateRepository(session).get(request.tenant_id, template_uuid)
         return None if template is None else (template.subject, template.body)
 
-    async def _webhook(self, session: AsyncSession, request: SendRequest) -> _Webhook:
-        """The enabled WEBHOOK action target the node names, or why there is none to send to."""
+    async def _target(self, session: AsyncSession, request: SendRequest) -> _Webhook | _Provider:
+        """The enabled action target the node names, for its channel, or why there is none to send to."""
+        channel = request.config.channel
+        row = await self._action_target(session, request)
+        try:
+            if channel == "WEBHOOK":
+                return _Webhook(
+                    target_id=row.id, target=WebhookSettings.model_validate(row.settings).target()
+                )
+            return _Provider(target_id=row.id, target=ProviderSettings.model_validate(row.settings).target())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "settings"
+            named = request.config.action_target_id
+            raise SendRefusedError(
+                "ActionTargetInvalid",
+                f"action target {named!r} has unusable settings: {where}: {first['msg']}",
+            ) from exc
+
+    async def _action_target(self, session: AsyncSession, request: SendRequest) -> ActionTargetRow:
+        channel = request.config.channel
         target_id = request.config.action_target_id
         if not target_id:
-            raise SendRefusedError("ActionTargetMissing", "a WEBHOOK send needs `actionTargetId`")
+            raise SendRefusedError("ActionTargetMissing", f"a {channel} send needs `actionTargetId`")
         try:
             target_uuid = uuid.UUID(target_id)
         except ValueError:
@@ -255,30 +363,47 @@ class MessagingActivities:
         )
         if row is None:
             raise SendRefusedError("ActionTargetNotFound", f"action target {target_id!r} does not exist")
-        if row.channel != "WEBHOOK":
+        if row.channel != channel:
             raise SendRefusedError(
-                "ActionTargetMismatch", f"action target {target_id!r} is a {row.channel} target, not WEBHOOK"
+                "ActionTargetMismatch",
+                f"action target {target_id!r} is a {row.channel} target, not {channel}",
             )
         if not row.enabled:
             why = f" ({row.disabled_reason})" if row.disabled_reason else ""
             raise SendRefusedError("ActionTargetDisabled", f"action target {target_id!r} is disabled{why}")
-        try:
-            settings = WebhookSettings.model_validate(row.settings)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "settings"
-            raise SendRefusedError(
-                "ActionTargetInvalid",
-                f"action target {target_id!r} has unusable settings: {where}: {first['msg']}",
-            ) from exc
-        return _Webhook(target_id=row.id, target=settings.target())
+        return row
 
-    async def _deliver_webhook(self, target: WebhookTarget, outbound: OutboundMessage) -> DeliveryReceipt:
-        channel = WebhookChannel(target, allow=self._webhook_allow_list)
+    async def _deliver_http(self, target: _Webhook | _Provider, outbound: OutboundMessage) -> DeliveryReceipt:
+        allow = self._webhook_allow_list
+        channel: WebhookChannel | ProviderChannel = (
+            WebhookChannel(target.target, allow=allow)
+            if isinstance(target, _Webhook)
+            else ProviderChannel(target.target, allow=allow)
+        )
         try:
             return await channel.send(outbound)
         finally:
             await channel.aclose()
+
+    async def _deliver_to_inbox(
+        self, session: AsyncSession, request: SendRequest, outbound: OutboundMessage
+    ) -> DeliveryReceipt:
+        """One row in the customer's inbox (kept once per key); its id is the provider message id."""
+        row = await InboxRepository(session).deliver(
+            {
+                "tenant_id": request.tenant_id,
+                "customer_id": request.customer_id,
+                "journey_id": uuid.UUID(request.journey_id),
+                "enrollment_id": uuid.UUID(request.enrollment_id),
+                "node_id": request.node_id,
+                "idempotency_key": request.idempotency_key,
+                "content_id": request.config.content_id,
+                "content_type": request.config.content_type,
+                "subject": outbound.subject,
+                "body": outbound.body or None,
+            }
+        )
+        return DeliveryReceipt(provider_message_id=str(row.id))
 
     def _compose(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -10,6 +12,7 @@ from domain.payloads import ProfileReadRequest, ProfileSnapshot, ProfileUpdateRe
 from domain.profile import ProfileUpdateError, apply_updates
 from store.repositories.customers import CustomerRepository
 from store.repositories.enrollments import EnrollmentRepository
+from store.repositories.segments import AssignmentRepository
 
 READ_PROFILE = "read_profile"
 UPDATE_PROFILE = "update_profile"
@@ -25,8 +28,10 @@ class ProfileActivities:
             if request.progress is not None:
                 await EnrollmentRepository(session).apply_progress(request.progress)
             traits = await CustomerRepository(session).traits(request.tenant_id, request.customer_id)
-        # Segment membership joins here once segment assignments are stored (segments issue).
-        return ProfileSnapshot(traits=traits or {}, segments=[])
+            segments = await AssignmentRepository(session).assigned_segment_ids(
+                request.tenant_id, request.customer_id, datetime.now(UTC)
+            )
+        return ProfileSnapshot(traits=traits or {}, segments=segments)
 
     @activity.defn(name=UPDATE_PROFILE)
     async def update_profile(self, request: ProfileUpdateRequest) -> ProfileUpdateResult:

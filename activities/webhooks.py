@@ -7,52 +7,39 @@ idempotency key, so a retried send carries the same id and the receiver can dedu
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import json
 import re
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
-from email.utils import parsedate_to_datetime
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
-from activities.channels import DeliveryReceipt, OutboundMessage, PermanentDeliveryError
-from activities.netguard import AllowList, BlockedDestinationError, resolve_and_check
+# Delivery errors and retry helpers are shared with the other HTTP channels; re-exported here, where
+# the webhook channel's callers have always found them.
+from activities.channels import (
+    DeliveryReceipt,
+    OutboundMessage,
+    PermanentDeliveryError,
+)
+from activities.channels import RetryLaterError as RetryLaterError
+from activities.channels import TransientDeliveryError as TransientDeliveryError
+from activities.channels import temporal_retry_delay as temporal_retry_delay
+from activities.http_delivery import GuardedPoster, display_origin
+from activities.http_delivery import parse_retry_after as parse_retry_after
 
 USER_AGENT = "journeys-webhooks/1"
 SECRET_PREFIX = "whsec_"
-# A receiver can ask for any delay in Retry-After; past an hour we would rather ask again than park
-# the send for days on a buggy or hostile header.
-MAX_RETRY_AFTER = timedelta(hours=1)
-MIN_RETRY_AFTER = timedelta(seconds=1)
-# Enough of an error response to explain a refusal in the message log, not enough to fill it.
-ERROR_SNIPPET_BYTES = 300
 # Headers the channel owns: a target's extra headers cannot replace them.
 RESERVED_HEADERS = frozenset(
     {"host", "content-type", "content-length", "user-agent", "webhook-id", "webhook-timestamp"}
     | {"webhook-signature", "connection", "transfer-encoding"}
 )
 _HEADER_SAFE_ID = re.compile(r"[!-~]{1,255}")
-
-
-class TransientDeliveryError(Exception):
-    """The receiver is down, slow or overloaded: the activity retries with backoff."""
-
-    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-
-
-class RetryLaterError(TransientDeliveryError):
-    """429: the receiver asked us to slow down, possibly saying for how long (`retry_after`, seconds)."""
 
 
 class TargetGoneError(PermanentDeliveryError):
@@ -110,29 +97,6 @@ def verify(
     )
 
 
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delay-seconds or HTTP-date); None if absent or bad."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
-
-
-def temporal_retry_delay(error: TransientDeliveryError) -> timedelta | None:
-    """`next_retry_delay` for an ApplicationError: the receiver's wish, clamped; None keeps the backoff."""
-    if error.retry_after is None:
-        return None
-    return min(max(timedelta(seconds=error.retry_after), MIN_RETRY_AFTER), MAX_RETRY_AFTER)
-
-
 def webhook_id_for(idempotency_key: str) -> str:
     """The key itself when it is a safe header value, else a stable digest of it (same key, same id)."""
     if _HEADER_SAFE_ID.fullmatch(idempotency_key):
@@ -151,22 +115,12 @@ class WebhookChannel:
     ) -> None:
         """`client`, when given, is the caller's: it must not use a proxy (the proxy would resolve
         the host itself, after our check) and it is not closed by `aclose`."""
-        AllowList.parse(allow)  # a malformed entry fails at startup, not on every send
         self._target_for = target_for
-        self._allow = tuple(allow)
         self._clock = clock
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            # No proxies from the environment: a proxy resolves the name itself, after our check.
-            trust_env=False,
-            follow_redirects=False,
-            # Refuse every cookie: the pool is shared by all tenants' targets.
-            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-        )
+        self._http = GuardedPoster(allow=allow, client=client, clock=clock, what="webhook")
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        await self._http.aclose()
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         target = (
@@ -177,25 +131,18 @@ class WebhookChannel:
         webhook_id = webhook_id_for(message.idempotency_key)
         body = message.body.encode()
         headers = self._headers(target, webhook_id, body)
-        origin = _origin(target.url)
-        try:
-            # One deadline over resolution, connect, upload and response, so a slow target costs at
-            # most its own timeout and never holds anything else.
-            async with asyncio.timeout(target.timeout_seconds):
-                status, response_headers, snippet = await self._post(target, headers, body, origin)
-        except TimeoutError as exc:
-            raise TransientDeliveryError(f"{origin} did not answer within {target.timeout_seconds}s") from exc
-
-        if 200 <= status < 300:
+        reply = await self._http.post(target.url, headers, body, timeout_seconds=target.timeout_seconds)
+        if reply.ok:
             return DeliveryReceipt(provider_message_id=webhook_id)
-        detail = f"{origin} answered {status}" + (f": {snippet}" if snippet else "")
-        if status == 410:
+        snippet = reply.snippet()
+        detail = f"{display_origin(target.url)} answered {reply.status}" + (f": {snippet}" if snippet else "")
+        if reply.status == 410:
             raise TargetGoneError(detail)
-        if status == 429:
-            raise RetryLaterError(detail, retry_after=self._retry_after(response_headers))
+        if reply.status == 429:
+            raise RetryLaterError(detail, retry_after=self._http.retry_after(reply.headers))
         # 408: the receiver timed out reading our request; sending again is what RFC 9110 suggests.
-        if status == 408 or status >= 500:
-            raise TransientDeliveryError(detail, retry_after=self._retry_after(response_headers))
+        if reply.status == 408 or reply.status >= 500:
+            raise TransientDeliveryError(detail, retry_after=self._http.retry_after(reply.headers))
         # 3xx included: redirects are never followed (the new location was not checked), and
         # the target's configuration has to change before a retry could succeed.
         raise PermanentDeliveryError(detail)
@@ -220,68 +167,6 @@ class WebhookChannel:
                 raise PermanentDeliveryError(f"the webhook secret is not usable: {exc}") from exc
         return headers
 
-    async def _post(
-        self, target: WebhookTarget, headers: dict[str, str], body: bytes, origin: str
-    ) -> tuple[int, httpx.Headers, str]:
-        try:
-            addresses = await resolve_and_check(target.url, allow=self._allow)
-        except BlockedDestinationError as exc:
-            raise PermanentDeliveryError(f"webhook target refused: {exc}") from exc
-        except socket.gaierror as exc:
-            # Also NXDOMAIN: a record being created or a resolver blip looks the same from here.
-            raise TransientDeliveryError(f"cannot resolve {origin}: {exc}") from exc
-        try:
-            url = httpx.URL(target.url)
-        except httpx.InvalidURL as exc:
-            raise PermanentDeliveryError(f"webhook URL is not valid: {exc}") from exc
-
-        connect_error: httpx.ConnectError | None = None
-        for address in addresses:
-            request_url, request_headers, extensions = _pinned(url, address, headers)
-            try:
-                async with self._client.stream(
-                    "POST",
-                    request_url,
-                    content=body,
-                    headers=request_headers,
-                    timeout=httpx.Timeout(target.timeout_seconds),
-                    follow_redirects=False,
-                    extensions=extensions,
-                ) as response:
-                    return response.status_code, response.headers, await _snippet(response)
-            except httpx.ConnectError as exc:
-                # Nothing was sent: trying the next checked address cannot deliver twice.
-                connect_error = exc
-            except httpx.LocalProtocolError as exc:
-                raise PermanentDeliveryError(f"request to {origin} cannot be sent: {exc}") from exc
-            except httpx.TimeoutException as exc:
-                raise TransientDeliveryError(f"{origin} timed out ({type(exc).__name__})") from exc
-            except httpx.TransportError as exc:
-                raise TransientDeliveryError(f"{origin}: {type(exc).__name__}: {exc}") from exc
-        raise TransientDeliveryError(f"cannot connect to {origin}: {connect_error}") from connect_error
-
-    def _retry_after(self, headers: httpx.Headers) -> float | None:
-        return parse_retry_after(headers.get("retry-after"), now=self._clock())
-
-
-def _pinned(
-    url: httpx.URL, address: str, headers: dict[str, str]
-) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
-    """The request aimed at the checked `address`, still naming the original host to the receiver."""
-    if url.host == address:
-        return url, headers, {}
-    name = url.raw_host.decode("ascii")
-    host_header = (f"[{name}]" if ":" in name else name) + (f":{url.port}" if url.port is not None else "")
-    pinned_headers = {**headers, "host": host_header}
-    extensions: dict[str, str] = {}
-    if url.scheme == "https":
-        # TLS must still verify the certificate for the name, not the address.
-        extensions["sni_hostname"] = name
-        # The pool keys connections by address alone: a kept-alive TLS connection verified for one
-        # name would otherwise carry requests for another name hosted on the same address.
-        pinned_headers["connection"] = "close"
-    return url.copy_with(host=address), pinned_headers, extensions
-
 
 def _signing_key(secret: str) -> bytes:
     if not secret:
@@ -304,25 +189,3 @@ def _content_type(body: bytes) -> str:
 
 def _reject_non_json_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
-
-
-def _origin(url: str) -> str:
-    """scheme://host:port, for error messages: paths and queries may carry tokens."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        return "(invalid URL)"
-    port = f":{parsed.port}" if parsed.port is not None else ""
-    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
-    return f"{parsed.scheme}://{host}{port}"
-
-
-async def _snippet(response: httpx.Response) -> str:
-    if 200 <= response.status_code < 300:
-        return ""
-    collected = b""
-    async for chunk in response.aiter_bytes():
-        collected += chunk
-        if len(collected) >= ERROR_SNIPPET_BYTES:
-            break
-    return collected[:ERROR_SNIPPET_BYTES].decode("utf-8", "replace").strip()

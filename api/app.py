@@ -11,11 +11,15 @@ from api.problems import install_problem_handlers
 from api.resources import AppResources
 from api.routers import (
     action_targets,
+    assignments,
     customers,
     enrollments,
+    events,
     health,
+    inbox,
     journeys,
     messages,
+    segments,
     steps,
     templates,
 )
@@ -38,6 +42,19 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     )
     app.state.resources = resources
     install_problem_handlers(app)
-    for module in (health, journeys, steps, enrollments, customers, messages, action_targets, templates):
+    for module in (
+        health,
+        journeys,
+        steps,
+        enrollments,
+        customers,
+        inbox,
+        messages,
+        action_targets,
+        templates,
+        events,
+        segments,
+        assignments,
+    ):
         app.include_router(module.router)
     return app

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from domain.definition import JourneyDefinition, ProfileUpdate, SendConfig
+from domain.definition import FrequencyCap, JourneyDefinition, ProfileUpdate, QuietHours, SendConfig
 from domain.events import EventRecord
 from domain.interpreter import EnrollmentStatus, JourneyState, StepRecord
 from domain.wire import WireModel
@@ -100,6 +100,11 @@ class SendRequest(WireModel):
     config: SendConfig
     # Pending projection records ride along so a send costs no extra round trip.
     progress: ProgressBatch | None = None
+    # The journey's delivery policy (settings.frequencyCaps, quietHours, timezone). Defaults keep payloads
+    # recorded before these fields existed readable: no caps, no quiet hours.
+    frequency_caps: list[FrequencyCap] = Field(default_factory=list)
+    quiet_hours: QuietHours | None = None
+    timezone: str | None = None
 
 
 class SendResult(WireModel):

@@ -121,5 +121,16 @@ def bench_idle(n: Annotated[int, typer.Option("--n", min=10, help="Sleeping enro
     print_idle(asyncio.run(run_idle_bench(n, out)), out)
 
 
+@bench_app.command("lifecycle")
+def bench_lifecycle(
+    n: Annotated[int, typer.Option("--n", min=10, help="In-flight enrollments")] = 1000,
+) -> None:
+    """How long pause and archive take to reach N in-flight enrollments."""
+    from bench.lifecycle import print_lifecycle, run_lifecycle_bench
+
+    out = Console()
+    print_lifecycle(asyncio.run(run_lifecycle_bench(n, out)), out)
+
+
 def main() -> None:
     app()

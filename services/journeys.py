@@ -25,6 +25,7 @@ from domain.lifecycle import (
 )
 from domain.validation import validate_for_publish
 from services.engine_control import EnrollmentControl, instruction_for
+from services.schedules import sync_journey_schedule
 from services.uow import UnitOfWork
 from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.journeys import JourneyRepository
@@ -253,8 +254,10 @@ class JourneyService:
         if issues:
             raise InvalidInputError(issues, detail="the journey graph is not publishable")
         if row.status == "PUBLISHED" and not await self.has_draft_changes(row):
+            await self._sync_schedule(tenant_id, row)
             return row
         now = datetime.now(UTC)
+        previous_version = row.version
         row.version += 1
         await self._journeys.add_version(
             JourneyVersionRow(
@@ -268,6 +271,7 @@ class JourneyService:
         self._set_status(row, "publish", now)
         row.published_at = now
         await self._uow.session.flush()
+        await self._sync_schedule(tenant_id, row, previous_version)
         return row
 
     async def transition(
@@ -292,6 +296,7 @@ class JourneyService:
         self._set_status(row, action, datetime.now(UTC))
         row.pause_mode = new_mode
         await self._uow.session.flush()
+        await self._sync_schedule(tenant_id, row)
         # Entries hold the journey row FOR SHARE, so no entry can slip in between this count and commit.
         reachable = (
             instruction is not None and await self._enrollments.count_active(tenant_id, journey_id) > 0
@@ -306,6 +311,12 @@ class JourneyService:
         return row
 
     # ---- helpers ------------------------------------------------------------------------------
+
+    async def _sync_schedule(
+        self, tenant_id: str, row: JourneyRow, previous_version: int | None = None
+    ) -> None:
+        """SCHEDULE journeys keep a Temporal schedule exactly while PUBLISHED (services.schedules)."""
+        await sync_journey_schedule(self._uow, self._control, tenant_id, row, previous_version)
 
     @staticmethod
     def _require_editable(row: JourneyRow) -> None:

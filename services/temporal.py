@@ -83,6 +83,14 @@ class EnrollmentGateway:
         self._task_queue = task_queue
         self._ui_url = ui_url.rstrip("/")
 
+    @property
+    def connection(self) -> TemporalConnection:
+        return self._connection
+
+    @property
+    def task_queue(self) -> str:
+        return self._task_queue
+
     async def start(self, workflow_id: str, payload: EnrollmentInput) -> None:
         """Idempotent: starting an enrollment that already started (or ended) is a no-op."""
         client = await self._connection.client()

@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         SendRequest,
         SendResult,
     )
+    from domain.schedule import quiet_hours_end, resolve_zone
 
 # Activity names (the activities live in another package; workflows reference them by name).
 SEND_MESSAGE = "send_message"
@@ -82,6 +83,9 @@ STORE_START_TO_CLOSE = timedelta(seconds=15)
 # at most that late). Histories recorded before this patch replay through the old path.
 LOCAL_STORE_PATCH = "local-store-activities-v1"
 PROJECTION_LAG_TOLERANCE = timedelta(seconds=10)
+# Patch: a send that falls inside the journey's quiet hours waits for the window's end (a timer that
+# signals interrupt). Histories recorded before it replay without the hold.
+QUIET_HOURS_PATCH = "quiet-hours-v1"
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -193,7 +197,40 @@ class EnrollmentWorkflow:
             return ResumeRequested(now=now)
         return ExitRequested(now=now, reason=reason or "exited")
 
-    async def _send(self, command: SendMessage) -> SendFinished:
+    async def _send(self, command: SendMessage) -> AnyInput:
+        settings = self._input.definition.settings
+        quiet = settings.quiet_hours
+        if quiet is not None:
+            # Quiet hours are read in the journey's time zone: the customer's `timezone` trait is not
+            # known here without a profile read, which would cost every send an activity.
+            now = workflow.now()
+            until = quiet_hours_end(now, quiet.start, quiet.end, resolve_zone(None, settings.timezone))
+            # Asked only when a hold is due, so sends outside quiet hours record no marker.
+            if until is not None and workflow.patched(QUIET_HOURS_PATCH):
+                state = self._state
+                goal_deadline = None if state.converted or state.abandoned else state.goal_deadline
+                wake = until if goal_deadline is None else min(until, goal_deadline)
+                label = f"quiet hours until {until.isoformat()}"
+                workflow.set_current_details(f"At *{command.node_name}* (SEND) · {label}")
+                changed = bool(self._pending) or self._snapshot() != self._last_written
+                if changed and wake - now > PROJECTION_LAG_TOLERANCE:
+                    await self._write_progress()
+                # Signals end the hold: an exit or a matching exit event during the night must not
+                # wait for the morning (and then send anyway); the send is re-issued and held again.
+                remaining = wake - workflow.now()
+                if remaining > timedelta(0):
+                    try:
+                        await workflow.wait_condition(
+                            lambda: bool(self._signals),
+                            timeout=remaining,
+                            timeout_summary=f"{label} · {command.node_name}",
+                        )
+                    except TimeoutError:
+                        pass
+                    else:
+                        return self._take_signal()
+                if workflow.now() < until:
+                    return TimeReached(now=workflow.now())  # the goal deadline came first
         batch = self._progress()
         request = SendRequest(
             tenant_id=self._input.tenant_id,
@@ -205,6 +242,9 @@ class EnrollmentWorkflow:
             idempotency_key=command.idempotency_key,
             config=command.config,
             progress=batch,
+            frequency_caps=settings.frequency_caps,
+            quiet_hours=quiet,
+            timezone=settings.timezone if quiet is not None else None,
         )
         try:
             result = await workflow.execute_activity(

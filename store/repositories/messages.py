@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,12 +18,33 @@ class MessageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def lock_customer(self, tenant_id: str, customer_id: str) -> None:
+        """Serialise this transaction with every other send to the same customer until it ends.
+
+        Frequency caps count the customer's messages and then claim one: without this lock two concurrent
+        sends could both count below the limit and both claim. Transaction-scoped (released at commit or
+        rollback); a hash collision only serialises two unrelated customers a little.
+        """
+        await self._session.execute(
+            select(
+                func.pg_advisory_xact_lock(
+                    func.hashtext("journeys.messages"), func.hashtext(f"{tenant_id}:{customer_id}")
+                )
+            )
+        )
+
     async def claim(self, values: dict[str, Any]) -> MessageRow:
         """Insert the message as queued unless its key exists; return the row either way."""
-        await self._session.execute(
+        row, _created = await self.claim_new(values)
+        return row
+
+    async def claim_new(self, values: dict[str, Any]) -> tuple[MessageRow, bool]:
+        """`claim`, also telling whether this call created the row (False: a retry found it)."""
+        created = await self._session.scalar(
             insert(MessageRow)
             .values(id=uuid.uuid4(), status="queued", **values)
             .on_conflict_do_nothing(index_elements=[MessageRow.tenant_id, MessageRow.idempotency_key])
+            .returning(MessageRow.id)
         )
         row = await self._session.scalar(
             select(MessageRow)
@@ -34,7 +55,36 @@ class MessageRepository:
             .execution_options(populate_existing=True)
         )
         assert row is not None
-        return row
+        return row, created is not None
+
+    async def count_recent(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        *,
+        since: datetime,
+        channel: str | None = None,
+        excluding: uuid.UUID | None = None,
+    ) -> int:
+        """The customer's messages that take a frequency-cap slot since `since`, on `channel` or any.
+
+        Sent ones count by when they were sent; queued ones (admitted, being delivered or retried) by
+        when they were claimed, so a slot is held from admission on. Failed and suppressed ones never count.
+        """
+        conditions: list[Any] = [
+            MessageRow.tenant_id == tenant_id,
+            MessageRow.customer_id == customer_id,
+            or_(
+                and_(MessageRow.status == "sent", MessageRow.sent_at >= since),
+                and_(MessageRow.status == "queued", MessageRow.created_at >= since),
+            ),
+        ]
+        if channel is not None:
+            conditions.append(MessageRow.channel == channel)
+        if excluding is not None:
+            conditions.append(MessageRow.id != excluding)
+        count = await self._session.scalar(select(func.count()).select_from(MessageRow).where(*conditions))
+        return int(count or 0)
 
     async def mark(
         self,

@@ -1,0 +1,100 @@
+"""Entering customers into journeys because something happened: an event, a segment entry, a schedule.
+
+Every entry goes through `EnrollmentService.enroll` (status, re-entry and cooldown rules); an entry those
+rules refuse is not an error here, just not made. A journey whose settings keep anonymous customers out
+(`allowAnonymous` false, the default) never enters a customer known only by an anonymousId.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from domain.definition import JourneyDefinition, TriggerConfig
+from domain.errors import ConflictError
+from domain.events import EventRecord, matches
+from services.enrollments import EnrollmentService
+from services.temporal import EnrollmentGateway
+from services.uow import UnitOfWork
+from store.repositories.triggers import TriggerRepository
+from store.rows import EnrollmentRow
+
+
+@dataclass(frozen=True)
+class LiveJourney:
+    journey_id: uuid.UUID
+    definition: JourneyDefinition
+
+    @property
+    def trigger(self) -> TriggerConfig:
+        return self.definition.trigger().config
+
+
+def trigger_name(event: EventRecord) -> str:
+    """The trigger `event` an event answers to: its name for track, `page` / `identify` otherwise."""
+    return event.name if event.type == "track" else event.type
+
+
+class JourneyEntries:
+    def __init__(self, uow: UnitOfWork, gateway: EnrollmentGateway) -> None:
+        self._enrollments = EnrollmentService(uow, gateway)
+        self._triggers = TriggerRepository(uow.session)
+        # Live journeys per (tenant, trigger), read once per unit of work (a batch asks many times).
+        self._journeys: dict[tuple[str, str, str], list[LiveJourney]] = {}
+
+    async def _live(self, tenant_id: str, trigger_type: str, key: str, value: str) -> list[LiveJourney]:
+        cache_key = (tenant_id, trigger_type, value)
+        if cache_key not in self._journeys:
+            found = await self._triggers.published_with_trigger(
+                tenant_id, {"triggerType": trigger_type, key: value}
+            )
+            self._journeys[cache_key] = [
+                LiveJourney(journey.id, JourneyDefinition.model_validate(version.definition))
+                for journey, version in found
+            ]
+        return self._journeys[cache_key]
+
+    async def enter(
+        self,
+        tenant_id: str,
+        journey: LiveJourney,
+        customer_id: str,
+        *,
+        anonymous: bool,
+        trigger_event: EventRecord | None = None,
+    ) -> EnrollmentRow | None:
+        """The new enrollment, or None when the customer did not enter (rules, or already in it)."""
+        if anonymous and not journey.definition.settings.allow_anonymous:
+            return None
+        try:
+            outcome = await self._enrollments.enroll(
+                tenant_id, journey.journey_id, customer_id, trigger_event=trigger_event
+            )
+        except ConflictError:
+            return None
+        return outcome.enrollment if outcome.created else None
+
+    async def on_event(
+        self, tenant_id: str, customer_id: str, event: EventRecord, *, anonymous: bool
+    ) -> list[EnrollmentRow]:
+        """Enter every published journey whose EVENT trigger matches (name and rules)."""
+        entered: list[EnrollmentRow] = []
+        for journey in await self._live(tenant_id, "EVENT", "event", trigger_name(event)):
+            trigger = journey.trigger
+            if trigger.event is None or not matches(event, trigger.event, trigger.rules):
+                continue
+            row = await self.enter(tenant_id, journey, customer_id, anonymous=anonymous, trigger_event=event)
+            if row is not None:
+                entered.append(row)
+        return entered
+
+    async def on_segment_entry(
+        self, tenant_id: str, customer_id: str, segment_id: uuid.UUID, *, anonymous: bool
+    ) -> list[EnrollmentRow]:
+        """Enter every published journey whose AUDIENCE trigger is this segment."""
+        entered: list[EnrollmentRow] = []
+        for journey in await self._live(tenant_id, "AUDIENCE", "segmentId", str(segment_id)):
+            row = await self.enter(tenant_id, journey, customer_id, anonymous=anonymous)
+            if row is not None:
+                entered.append(row)
+        return entered
