@@ -132,5 +132,14 @@ def bench_lifecycle(
     print_lifecycle(asyncio.run(run_lifecycle_bench(n, out)), out)
 
 
+@bench_app.command("ingest")
+def bench_ingest(n: Annotated[int, typer.Option("--n", min=10, help="Events per scenario")] = 2000) -> None:
+    """Events/s through POST /v1/events/batch against straight inserts into PostgreSQL."""
+    from bench.ingest import print_ingest, run_ingest_bench
+
+    out = Console()
+    print_ingest(asyncio.run(run_ingest_bench(n, out)), out)
+
+
 def main() -> None:
     app()

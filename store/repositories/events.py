@@ -31,6 +31,15 @@ class EventRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        """Store many events in one statement, skipping known messageIds (bulk loads, benchmarks)."""
+        if rows:
+            await self._session.execute(
+                insert(EventRow)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=[EventRow.tenant_id, EventRow.message_id])
+            )
+
     async def by_message_id(self, tenant_id: str, message_id: str) -> EventRow | None:
         return await self._session.scalar(
             select(EventRow)
