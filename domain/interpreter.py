@@ -191,19 +191,6 @@ class ExitRequested(WireModel):
     reason: str = "exited"
 
 
-Input = Annotated[
-    Started
-    | Resumed
-    | SendFinished
-    | ProfileRead
-    | ProfileUpdated
-    | TimeReached
-    | EventReceived
-    | PauseRequested
-    | ResumeRequested
-    | ExitRequested,
-    Field(discriminator="kind"),
-]
 AnyInput = (
     Started
     | Resumed
@@ -216,6 +203,8 @@ AnyInput = (
     | ResumeRequested
     | ExitRequested
 )
+# The same union, parseable: the `kind` field says which input a payload is.
+Input = Annotated[AnyInput, Field(discriminator="kind")]
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -266,10 +255,8 @@ class Finish(WireModel):
     reason: str | None = None
 
 
-Command = Annotated[
-    RecordStep | SendMessage | ReadProfile | UpdateProfile | Wait | Finish, Field(discriminator="kind")
-]
 AnyCommand = RecordStep | SendMessage | ReadProfile | UpdateProfile | Wait | Finish
+Command = Annotated[AnyCommand, Field(discriminator="kind")]
 BLOCKING = (SendMessage, ReadProfile, UpdateProfile, Wait)
 
 

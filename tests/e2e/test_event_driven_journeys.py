@@ -7,9 +7,7 @@ segment pattern assigns another customer and enrolls them in an AUDIENCE journey
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from journeys.devstack import SmtpSink
 from tests.conftest import RunWorker
+from tests.support import eventually, publish
 
 pytestmark = pytest.mark.e2e
 _ids = itertools.count()
@@ -40,12 +39,6 @@ async def post(http: httpx.AsyncClient, event: dict[str, Any]) -> dict[str, Any]
     assert response.status_code == 202, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 — the state lives in another process
-            await asyncio.sleep(0.1)
 
 
 def trial_journey(vip_segment: str) -> dict[str, Any]:
@@ -116,15 +109,6 @@ def audience_journey(segment_id: str) -> dict[str, Any]:
             {"sourceNodeId": "offer", "targetNodeId": "end"},
         ],
     }
-
-
-async def publish(http: httpx.AsyncClient, body: dict[str, Any]) -> str:
-    created = await http.post("/v1/journeys", json=body)
-    assert created.status_code == 201, created.text
-    journey_id: str = created.json()["id"]
-    published = await http.post(f"/v1/journeys/{journey_id}/publish")
-    assert published.status_code == 200, published.text
-    return journey_id
 
 
 async def test_events_drive_a_journey_end_to_end(

@@ -1,0 +1,59 @@
+"""Helpers the engine and end-to-end tests share: publishing, enrolling, waiting on live state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+
+from domain.ids import enrollment_workflow_id
+from domain.payloads import EnrollmentStateView
+
+TENANT = "acme"  # the tenant of `api_client_for`'s default token
+
+
+async def publish(http: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    created = await http.post("/v1/journeys", json=body)
+    assert created.status_code == 201, created.text
+    journey_id: str = created.json()["id"]
+    published = await http.post(f"/v1/journeys/{journey_id}/publish")
+    assert published.status_code == 200, published.text
+    return journey_id
+
+
+async def enroll(http: httpx.AsyncClient, journey_id: str, customer: str, **traits: Any) -> dict[str, Any]:
+    profile = {"email": f"{customer}@example.com", "firstName": "A", **traits}
+    await http.put(f"/v1/customers/{customer}", json={"traits": profile})
+    response = await http.post(f"/v1/journeys/{journey_id}/enrollments", json={"customerId": customer})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def handle_of(client: Client, journey_id: str, customer: str, entry: int = 1) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(enrollment_workflow_id(TENANT, journey_id, customer, entry))
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15) -> None:
+    """Poll a condition held by another process (a workflow's query), not an in-process event."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110 — nothing in this process can signal the change
+            await asyncio.sleep(0.05)
+
+
+async def live(handle: WorkflowHandle[Any, Any]) -> EnrollmentStateView:
+    view: EnrollmentStateView = await handle.query("state", result_type=EnrollmentStateView)
+    return view
+
+
+async def awaiting(handle: WorkflowHandle[Any, Any], what: str) -> None:
+    async def check() -> bool:
+        try:
+            return (await live(handle)).awaiting == what
+        except Exception:  # noqa: BLE001 — not started or no task processed yet
+            return False
+
+    await eventually(check)
