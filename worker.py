@@ -81,12 +81,15 @@ def build_worker(
 
 
 async def run_worker(settings: Settings) -> None:
+    from journeys.codec import data_converter
     from journeys.runtime import database_url
     from services.temporal import connect_client
     from store.db import create_engine, create_session_factory
 
     engine = create_engine(database_url(settings), pool_size=settings.database_pool_size)
-    client = await connect_client(settings.temporal_address, settings.temporal_namespace)
+    client = await connect_client(
+        settings.temporal_address, settings.temporal_namespace, data_converter(settings)
+    )
     worker = build_worker(client, settings, create_session_factory(engine))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -7,10 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.deps import document_scopes
+from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
 from api.resources import AppResources
 from api.routers import (
     action_targets,
+    analytics,
     assignments,
     customers,
     enrollments,
@@ -42,6 +45,7 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     )
     app.state.resources = resources
     install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=resources.settings.max_body_bytes)
     for module in (
         health,
         journeys,
@@ -55,6 +59,8 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
         events,
         segments,
         assignments,
+        analytics,
     ):
         app.include_router(module.router)
+    document_scopes(app)
     return app

@@ -83,6 +83,9 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
             if status == 503:
                 headers = {"Retry-After": "5"}
             return problem(status, exc.detail, slug=slug, errors=errors, headers=headers)
+    retry_after = getattr(exc, "retry_after_seconds", None)
+    if isinstance(retry_after, int):  # api.limits.RateLimitedError
+        return problem(429, exc.detail, slug="rate-limited", headers={"Retry-After": str(retry_after)})
     return problem(400, exc.detail, slug="bad-request")
 
 

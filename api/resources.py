@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.auth import TokenVerifier
+from api.limits import TenantRateLimiter
+from journeys.codec import data_converter
 from journeys.settings import Settings
 from services.engine_control import EnrollmentControl
 from services.temporal import EnrollmentGateway, TemporalConnection
@@ -22,11 +24,14 @@ class AppResources:
     gateway: EnrollmentGateway
     verifier: TokenVerifier
     control: EnrollmentControl
+    limiter: TenantRateLimiter
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, database_url: str, jwt_secret: str) -> AppResources:
+    def from_settings(cls, settings: Settings, *, database_url: str, jwt_secret: str | None) -> AppResources:
         engine = create_engine(database_url, pool_size=settings.database_pool_size)
-        temporal = TemporalConnection(settings.temporal_address, settings.temporal_namespace)
+        temporal = TemporalConnection(
+            settings.temporal_address, settings.temporal_namespace, data_converter=data_converter(settings)
+        )
         gateway = EnrollmentGateway(temporal, settings.temporal_task_queue, settings.temporal_ui_url)
         return cls(
             settings=settings,
@@ -35,7 +40,16 @@ class AppResources:
             temporal=temporal,
             gateway=gateway,
             control=gateway,
-            verifier=TokenVerifier(jwt_secret, settings.jwt_audience, settings.jwt_issuer),
+            limiter=TenantRateLimiter.from_settings(settings),
+            verifier=TokenVerifier(
+                jwt_secret,
+                settings.jwt_audience,
+                settings.jwt_issuer,
+                algorithm=settings.jwt_algorithm,
+                jwks_url=settings.jwt_jwks_url,
+                jwks_file=settings.jwt_jwks_file,
+                leeway_seconds=settings.jwt_leeway_seconds,
+            ),
         )
 
     async def close(self) -> None:

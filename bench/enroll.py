@@ -14,6 +14,7 @@ from rich.table import Table
 from bench.common import TENANT, enrollment_input, new_gateway, publish_journey, run_all, run_id
 from bench.reference import CONTROL_WORKFLOW, ControlInput, reference_journey
 from bench.stack import bench_stack
+from journeys.codec import data_converter
 from services.temporal import connect_client
 from store.db import create_engine, create_session_factory
 
@@ -42,7 +43,7 @@ async def run_enroll_bench(n: int, console: Console) -> EnrollFigures:
         console.print(f"stack up: Temporal {stack.temporal.address}, worker pid {stack.start_worker()}")
         engine = create_engine(stack.database_url, pool_size=10)
         sessions = create_session_factory(engine)
-        client = await connect_client(stack.temporal.address, "default")
+        client = await connect_client(stack.temporal.address, "default", data_converter(stack.settings))
         gateway = new_gateway(client, stack.settings.temporal_task_queue)
         tag = run_id()
         customers = [f"c{tag}-{i}" for i in range(n + WARM_UP)]

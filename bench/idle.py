@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bench.common import enrollment_input, new_gateway, publish_journey, run_all, run_id
 from bench.stack import bench_stack
+from journeys.codec import data_converter
 from services.temporal import connect_client
 from store.db import create_engine, create_session_factory
 from store.rows import EnrollmentRow
@@ -41,7 +42,7 @@ async def run_idle_bench(n: int, console: Console) -> IdleFigures:
         console.print(f"stack up: Temporal {stack.temporal.address}, worker pid {stack.start_worker()}")
         engine = create_engine(stack.database_url, pool_size=10)
         sessions = create_session_factory(engine)
-        client = await connect_client(stack.temporal.address, "default")
+        client = await connect_client(stack.temporal.address, "default", data_converter(stack.settings))
         gateway = new_gateway(client, stack.settings.temporal_task_queue)
         tag = run_id()
         customers = [f"s{tag}-{i}" for i in range(n)]

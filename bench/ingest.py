@@ -21,6 +21,7 @@ from api.auth import ALL_SCOPES, mint_token
 from api.resources import AppResources
 from bench.common import TENANT, enrollment_input, new_gateway, publish_journey, run_all, run_id
 from bench.stack import bench_stack
+from journeys.codec import data_converter
 from services.temporal import TemporalConnection, connect_client
 from store.db import create_engine, create_session_factory
 from store.repositories.events import EventRepository
@@ -66,7 +67,7 @@ async def run_ingest_bench(n: int, console: Console) -> IngestFigures:
         console.print(f"stack up: Temporal {stack.temporal.address}, worker pid {stack.start_worker()}")
         engine = create_engine(stack.database_url, pool_size=10)
         sessions = create_session_factory(engine)
-        client = await connect_client(stack.temporal.address, "default")
+        client = await connect_client(stack.temporal.address, "default", data_converter(stack.settings))
         gateway = new_gateway(client, stack.settings.temporal_task_queue)
         resources = AppResources.from_settings(
             stack.settings, database_url=stack.database_url, jwt_secret=SECRET

@@ -17,6 +17,7 @@ from bench.common import TENANT, enrollment_input, new_gateway, publish_journey,
 from bench.idle import SLEEPER
 from bench.stack import bench_stack
 from domain.lifecycle import LifecycleAction
+from journeys.codec import data_converter
 from services.journeys import JourneyService
 from services.temporal import connect_client
 from services.uow import UnitOfWork
@@ -36,7 +37,7 @@ async def run_lifecycle_bench(n: int, console: Console) -> LifecycleFigures:
         console.print(f"stack up: Temporal {stack.temporal.address}, worker pid {stack.start_worker()}")
         engine = create_engine(stack.database_url, pool_size=10)
         sessions = create_session_factory(engine)
-        client = await connect_client(stack.temporal.address, "default")
+        client = await connect_client(stack.temporal.address, "default", data_converter(stack.settings))
         gateway = new_gateway(client, stack.settings.temporal_task_queue)
         customers = [f"l{run_id()}-{i}" for i in range(n)]
         journey_id, definition = await publish_journey(

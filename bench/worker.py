@@ -6,6 +6,7 @@ import asyncio
 import signal
 
 from bench.reference import ReferenceControlWorkflow
+from journeys.codec import data_converter
 from journeys.runtime import database_url
 from journeys.settings import get_settings
 from services.temporal import connect_client
@@ -16,7 +17,9 @@ from worker import build_worker
 async def main() -> None:
     settings = get_settings()
     engine = create_engine(database_url(settings), pool_size=20)
-    client = await connect_client(settings.temporal_address, settings.temporal_namespace)
+    client = await connect_client(
+        settings.temporal_address, settings.temporal_namespace, data_converter(settings)
+    )
     worker = build_worker(
         client, settings, create_session_factory(engine), extra_workflows=[ReferenceControlWorkflow]
     )

@@ -5,6 +5,7 @@ A version of this model is frozen at publish time and is what every enrollment i
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -22,9 +23,13 @@ Channel = Literal["EMAIL", "SMS", "PUSH", "WEBHOOK", "IN_APP"]
 TriggerType = Literal["EVENT", "AUDIENCE", "MANUAL", "SCHEDULE"]
 
 
+MAX_DURATION = timedelta(days=366)
+
+
 def _check_duration(value: str | None) -> str | None:
-    if value is not None:
-        parse_duration(value)
+    """A parseable duration of at most MAX_DURATION (WAIT, WAIT_FOR_EVENT timeout, cooldown, ...)."""
+    if value is not None and parse_duration(value) > MAX_DURATION:
+        raise ValueError(f"a duration may be at most {MAX_DURATION.days} days")
     return value
 
 

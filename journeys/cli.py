@@ -40,7 +40,9 @@ def api(
 
     settings = get_settings()
     resources = AppResources.from_settings(
-        settings, database_url=database_url(settings), jwt_secret=jwt_secret(settings)
+        settings,
+        database_url=database_url(settings),
+        jwt_secret=jwt_secret(settings) if settings.jwt_algorithm == "HS256" else None,
     )
     application = create_app(resources, close_resources_on_shutdown=True)
     uvicorn.run(
@@ -61,6 +63,23 @@ def worker() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(run_worker(get_settings()))
+
+
+@app.command("codec-server")
+def codec_server(
+    host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8888,
+) -> None:
+    """Serve the Temporal codec endpoints (/encode, /decode) so the Temporal UI shows payloads."""
+    import uvicorn
+
+    from journeys.codec_server import create_codec_app
+
+    settings = get_settings()
+    if settings.payload_encryption_key is None:
+        console.print("[red]JOURNEYS_PAYLOAD_ENCRYPTION_KEY is not set: there is nothing to decode[/red]")
+        raise typer.Exit(2)
+    uvicorn.run(create_codec_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,24 @@ class Settings(BaseSettings):
     )
     jwt_audience: str = "journeys"
     jwt_issuer: str = "journeys"
+    jwt_algorithm: Literal["HS256", "RS256"] = Field(
+        default="HS256", description="The one algorithm tokens may use (pinned; the other is refused)."
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None, description="RS256: JWKS endpoint; keys cached, refetched on an unknown `kid`."
+    )
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="RS256: JWKS JSON file; re-read when its modification time changes."
+    )
+    jwt_leeway_seconds: int = Field(default=5, ge=0, le=300, description="Clock skew allowed on exp/nbf.")
+
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="Largest request body (413 beyond); events keep their own."
+    )
+    rate_limit_per_second: float = Field(
+        default=100.0, ge=0, description="Per-tenant sustained requests a second; 0 disables the limiter."
+    )
+    rate_limit_burst: int = Field(default=500, ge=1, description="Per-tenant burst (token bucket size).")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
@@ -65,6 +84,8 @@ class Settings(BaseSettings):
         weak = self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32
         if weak and not self.dev_mode:
             raise ValueError("JOURNEYS_JWT_SECRET must be at least 32 characters outside dev mode")
+        if self.jwt_algorithm == "RS256" and (self.jwt_jwks_url is None) == (self.jwt_jwks_file is None):
+            raise ValueError("RS256 needs exactly one of JOURNEYS_JWT_JWKS_URL and JOURNEYS_JWT_JWKS_FILE")
         return self
 
     def require_jwt_secret(self) -> str:
@@ -75,6 +96,30 @@ class Settings(BaseSettings):
     @property
     def embedded_postgres_dir(self) -> Path:
         return self.data_dir.resolve() / "postgres"
+
+    # --- Payload encryption and the codec server (journeys/codec.py) ---
+    payload_encryption_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Base64 of 32 random bytes: AES-256-GCM key for every Temporal payload; unset means payloads "
+            "are stored in clear (opt-in; `journeys dev` generates one)."
+        ),
+    )
+    payload_encryption_key_id: str = Field(
+        default="k1", description="Id of the current key, written into each encrypted payload's metadata."
+    )
+    payload_decryption_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Retired keys still needed to decrypt older payloads, as JSON: {"k0": "<base64>"}.',
+    )
+    codec_server_cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the codec server besides temporal_ui_url's (JSON list).",
+    )
+    codec_server_token: SecretStr | None = Field(
+        default=None,
+        description="When set, the codec server requires `Authorization: Bearer <token>`.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -37,16 +38,27 @@ CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 
 
-async def connect_client(address: str, namespace: str) -> Client:
-    return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+async def connect_client(
+    address: str, namespace: str, data_converter: DataConverter = pydantic_data_converter
+) -> Client:
+    """`data_converter` comes from `journeys.codec.data_converter(settings)` (encrypting when keyed)."""
+    return await Client.connect(address, namespace=namespace, data_converter=data_converter)
 
 
 class TemporalConnection:
     """Connects on first use, so the API can start (and report) while Temporal is still down."""
 
-    def __init__(self, address: str, namespace: str, client: Client | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        namespace: str,
+        client: Client | None = None,
+        *,
+        data_converter: DataConverter = pydantic_data_converter,
+    ) -> None:
         self.address = address
         self.namespace = namespace
+        self.data_converter = data_converter
         self._client = client
         self._lock = asyncio.Lock()
 
@@ -57,7 +69,7 @@ class TemporalConnection:
             if self._client is None:
                 try:
                     self._client = await asyncio.wait_for(
-                        connect_client(self.address, self.namespace), timeout=5
+                        connect_client(self.address, self.namespace, self.data_converter), timeout=5
                     )
                 except (RuntimeError, OSError, TimeoutError) as exc:
                     raise DependencyUnavailableError(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -251,3 +251,23 @@ class SegmentAssignmentRow(Row):
     assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expiration_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StepRollupRow(Row):
+    """Exact step counters per (journey, version, node, UTC hour, status, branch); see migration 0007."""
+
+    __tablename__ = "step_rollups"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    journey_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    branch: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_sum_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_min_ms: Mapped[int | None] = mapped_column(BigInteger)
+    duration_max_ms: Mapped[int | None] = mapped_column(BigInteger)

@@ -77,8 +77,9 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=3,
 )
+# Up to 52 weeks: definitions refuse durations beyond 366 days.
 durations = st.builds(
-    "{} {}".format, st.integers(1, 90), st.sampled_from(["minutes", "hours", "days", "weeks", "s"])
+    "{} {}".format, st.integers(1, 52), st.sampled_from(["minutes", "hours", "days", "weeks", "s"])
 ) | st.sampled_from(["PT30M", "P1DT2H", "P2W", "PT1.5S"])
 rules = st.builds(Rule, field=_fields, operator=st.sampled_from(get_args(Operator)), value=json_values)
 positions = st.none() | st.builds(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query
 
 from api.auth import Principal
-from api.deps import MAX_PAGE_SIZE, Resources, Uow, caller, require
+from api.deps import MAX_PAGE_SIZE, Resources, Uow, require, require_per_body
 from api.schemas.segments import AssignmentListOut, AssignmentOut, AssignmentPageOut, AssignmentUpdateIn
 from domain.segments import AssignmentState, IdentifierKind, SegmentScope
 from services.segments import AssignmentFilter, AssignmentService
@@ -82,7 +82,10 @@ async def update_external_contact_segments(
     body: Annotated[list[AssignmentUpdateIn], Body(min_length=1, max_length=MAX_UPDATES)],
     uow: Uow,
     res: Resources,
-    principal: Annotated[Principal, Depends(caller)],
+    principal: Annotated[
+        Principal,
+        Depends(require_per_body("journey:segmentassignment:add", "journey:segmentassignment:delete")),
+    ],
 ) -> AssignmentListOut:
     """Assign, unassign, or (already assigned) update the expiry.
 

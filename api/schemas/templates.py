@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 MAX_NAME_LENGTH = 200
 MAX_SUBJECT_LENGTH = 998  # the RFC 5322 line limit
-MAX_BODY_LENGTH = 100_000
+MAX_BODY_LENGTH = 64 * 1024  # characters; a template is rendered per send, keep it bounded
 SOURCE_DESCRIPTION = (
     "Jinja2 (sandboxed, strict: an undefined variable fails the send), e.g. `Hi {{ traits.firstName }}`; "
     "variables: `traits`, `customer` (id and traits). Compiled when saved: a syntax error is a 422."

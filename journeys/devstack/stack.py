@@ -37,6 +37,7 @@ CHILD_STOP_TIMEOUT_SECONDS = 10.0
 DEV_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 DEV_TENANT = "dev"
 JWT_SECRET_FILE = "dev-jwt-secret"
+PAYLOAD_KEY_FILE = "dev-payload-key"
 _POLL_SECONDS = 0.25
 _LOG_TAIL_LINES = 30
 
@@ -93,6 +94,7 @@ def _run(settings: Settings, console: Console, stack: ExitStack, signals: _StopO
     logs_dir = data_dir / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
     jwt_secret = _dev_jwt_secret(settings, data_dir)
+    payload_key = _dev_payload_key(settings, data_dir)
 
     # An initdb cut short leaves a data directory that no later run can start.
     with signals.deferred():
@@ -114,6 +116,8 @@ def _run(settings: Settings, console: Console, stack: ExitStack, signals: _StopO
         "JOURNEYS_API_PORT": str(settings.api_port),
         "JOURNEYS_DATABASE_URL": database_url,
         "JOURNEYS_JWT_SECRET": jwt_secret,
+        "JOURNEYS_PAYLOAD_ENCRYPTION_KEY": payload_key,
+        "JOURNEYS_PAYLOAD_ENCRYPTION_KEY_ID": settings.payload_encryption_key_id,
         "JOURNEYS_TEMPORAL_ADDRESS": temporal.address,
         "JOURNEYS_TEMPORAL_UI_URL": temporal.ui_url,
         "JOURNEYS_TEMPORAL_UI_PORT": str(temporal.ui_port),
@@ -174,6 +178,22 @@ def _dev_jwt_secret(settings: Settings, data_dir: Path) -> str:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(secret + "\n")
     return secret
+
+
+def _dev_payload_key(settings: Settings, data_dir: Path) -> str:
+    """The configured payload key, else one generated once under data_dir (dev payloads stay readable)."""
+    if settings.payload_encryption_key is not None:
+        return settings.payload_encryption_key.get_secret_value()
+    key_file = data_dir / PAYLOAD_KEY_FILE
+    if key_file.exists():
+        return key_file.read_text().strip()
+    from journeys.codec import generate_key
+
+    key = generate_key()
+    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key + "\n")
+    return key
 
 
 def _start_database(settings: Settings, console: Console, stack: ExitStack) -> tuple[str, bool]:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.payloads import ProgressBatch
+from store.repositories.analytics import AnalyticsRepository, step_deltas
 from store.repositories.pagination import Page, PageRequest, paginate
 from store.rows import EnrollmentRow, EnrollmentStepRow
 
@@ -95,6 +96,12 @@ class EnrollmentRepository:
     async def apply_progress(self, batch: ProgressBatch) -> None:
         """Upsert the enrollment row and its step records. Replaying a batch changes nothing."""
         snapshot = batch.enrollment
+        enrollment_id = uuid.UUID(snapshot.enrollment_id)
+        journey_id = uuid.UUID(snapshot.journey_id)
+        analytics = AnalyticsRepository(self._session)
+        # Locks the enrollment row (when it exists): batches of one enrollment serialise from here on,
+        # so the step rows read below are the ones the rollup deltas are computed against.
+        previous_version = await analytics.lock_enrollment_version(enrollment_id)
         values = {
             "id": uuid.UUID(snapshot.enrollment_id),
             "tenant_id": snapshot.tenant_id,
@@ -127,10 +134,16 @@ class EnrollmentRepository:
                 set_={**{name: upsert.excluded[name] for name in mutable}, "updated_at": func.now()},
             )
         )
+        if previous_version is not None and previous_version != snapshot.version:
+            await analytics.move_enrollment_version(
+                snapshot.tenant_id, journey_id, enrollment_id, previous_version, snapshot.version
+            )
         if not batch.steps:
             return
         # A batch may hold the same step twice (entered, then completed): the last word wins.
         latest = {(s.node_id, s.visit): s for s in batch.steps}
+        stored = await analytics.lock_steps(enrollment_id, sorted(latest))
+        deltas = step_deltas(snapshot.tenant_id, journey_id, snapshot.version, stored, latest.values())
         step_values = [
             {
                 "enrollment_id": uuid.UUID(snapshot.enrollment_id),
@@ -161,6 +174,7 @@ class EnrollmentRepository:
                 },
             )
         )
+        await analytics.apply_deltas(deltas)
 
     async def active_page(
         self, tenant_id: str, journey_id: uuid.UUID, *, after: uuid.UUID | None, limit: int

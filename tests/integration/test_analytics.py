@@ -1,0 +1,168 @@
+"""Analytics: the rollup the projection maintains equals a direct count; the endpoints built on it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from domain.interpreter import StepRecord
+from domain.payloads import EnrollmentSnapshot, ProgressBatch
+from store.repositories.analytics import AnalyticsRepository
+from store.repositories.enrollments import EnrollmentRepository
+from store.rows import JourneyRow
+from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
+from tests.support import enroll, handle_of, publish
+
+T0 = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
+NODES = (("start", "TRIGGER"), ("check", "CONDITION"), ("mail", "SEND"), ("split", "SPLIT"))
+STATUSES = ("ACTIVE", "COMPLETED", "FAILED", "SKIPPED", "EXITED")
+
+
+@st.composite
+def step_records(draw: st.DrawFn) -> StepRecord:
+    node_id, node_type = draw(st.sampled_from(NODES))
+    status = draw(st.sampled_from(STATUSES))
+    started = T0 + timedelta(minutes=draw(st.integers(0, 240)))
+    closed = status != "ACTIVE"
+    return StepRecord(
+        node_id=node_id,
+        node_type=node_type,
+        name=node_id,
+        visit=draw(st.integers(1, 2)),
+        status=status,
+        started_at=started,
+        completed_at=started + timedelta(milliseconds=draw(st.integers(0, 90_000))) if closed else None,
+        branch=draw(st.sampled_from((None, "yes", "no"))),
+    )
+
+
+# (enrollment index, version, steps) — or a replay of an earlier batch (enrollment index < 0 → replay).
+batches = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(1, 2), st.lists(step_records(), max_size=4), st.integers(-1, 5)),
+    min_size=1,
+    max_size=10,
+)
+
+
+async def _journey(sessions: async_sessionmaker[AsyncSession], tenant: str) -> uuid.UUID:
+    journey_id = uuid.uuid4()
+    async with sessions() as session, session.begin():
+        session.add(
+            JourneyRow(id=journey_id, tenant_id=tenant, name="p", status="PUBLISHED", draft={}, version=2)
+        )
+    return journey_id
+
+
+def _batch(
+    tenant: str, journey_id: uuid.UUID, enrollment: uuid.UUID, version: int, steps: Any
+) -> ProgressBatch:
+    snapshot = EnrollmentSnapshot(
+        tenant_id=tenant,
+        enrollment_id=str(enrollment),
+        journey_id=str(journey_id),
+        version=version,
+        customer_id=f"c-{enrollment}",
+        entry_number=1,
+        workflow_id=f"wf-{enrollment}",
+        status="ACTIVE",
+        converted=False,
+        current_step_id=None,
+        waiting_until=None,
+        enrolled_at=T0,
+        completed_at=None,
+    )
+    return ProgressBatch(enrollment=snapshot, steps=steps)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=batches)
+async def test_rollup_equals_a_direct_count(
+    sessions: async_sessionmaker[AsyncSession], plan: list[tuple[int, int, list[StepRecord], int]]
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    journey_id = await _journey(sessions, tenant)
+    enrollments = [uuid.uuid4() for _ in range(3)]
+    applied: list[ProgressBatch] = []
+    for index, version, steps, replay in plan:
+        if 0 <= replay < len(applied):
+            batch = applied[replay]  # an exact replay of an earlier batch
+        else:
+            batch = _batch(tenant, journey_id, enrollments[index], version, steps)
+            applied.append(batch)
+        async with sessions() as session, session.begin():
+            await EnrollmentRepository(session).apply_progress(batch)
+
+    async with sessions() as session:
+        repo = AnalyticsRepository(session)
+        assert sorted(await repo.rollup_cells(tenant)) == sorted(await repo.scan_step_counts(tenant))
+
+
+BRANCHY = {
+    "name": "Analytics",
+    "nodes": [
+        {"id": "start", "type": "TRIGGER"},
+        {
+            "id": "is-pro",
+            "type": "CONDITION",
+            "name": "Is pro?",
+            "config": {"rules": [{"field": "plan", "operator": "eq", "value": "pro"}]},
+        },
+        {
+            "id": "mail",
+            "type": "SEND",
+            "name": "Mail",
+            "config": {"channel": "EMAIL", "subject": "Hi", "body": "x"},
+        },
+        {"id": "won", "type": "END"},
+        {"id": "lost", "type": "EXIT"},
+    ],
+    "edges": [
+        {"sourceNodeId": "start", "targetNodeId": "is-pro"},
+        {"sourceNodeId": "is-pro", "targetNodeId": "mail", "label": "yes"},
+        {"sourceNodeId": "is-pro", "targetNodeId": "lost", "label": "no"},
+        {"sourceNodeId": "mail", "targetNodeId": "won"},
+    ],
+}
+
+
+async def test_journey_analytics_after_an_engine_run(
+    api_client_for: ApiClientFor, time_skipping_env: WorkflowEnvironment, run_worker: RunWorker
+) -> None:
+    client = time_skipping_env.client
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, BRANCHY)
+        for customer, plan in (("p1", "pro"), ("p2", "pro"), ("f1", "free")):
+            await enroll(http, journey_id, customer, plan=plan)
+        for customer in ("p1", "p2", "f1"):
+            await result_skipping_time(time_skipping_env, handle_of(client, journey_id, customer))
+        response = await http.get(f"/v1/journeys/{journey_id}/analytics")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        missing = await http.get(f"/v1/journeys/{uuid.uuid4()}/analytics")
+        backwards = await http.get(
+            f"/v1/journeys/{journey_id}/analytics",
+            params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        )
+    nodes = {n["nodeId"]: n for n in body["nodes"]}
+    assert nodes["start"]["entered"] == 3
+    assert nodes["is-pro"]["entered"] == 3 and nodes["is-pro"]["completed"] == 3
+    assert nodes["mail"]["entered"] == 2 and nodes["mail"]["sent"] == 2
+    assert nodes["lost"]["entered"] == 1
+    assert nodes["won"]["entered"] == 2
+    assert {(b["nodeId"], b["label"]): b["count"] for b in body["branches"]} == {
+        ("is-pro", "yes"): 2,
+        ("is-pro", "no"): 1,
+    }
+    assert body["conversion"]["enrolled"] == 3
+    assert missing.status_code == 404
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["loc"][-1] == "to"
