@@ -68,7 +68,7 @@ def worker() -> None:
 @app.command("codec-server")
 def codec_server(
     host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port")] = 8888,
+    port: Annotated[int | None, typer.Option(help="Port (default JOURNEYS_CODEC_SERVER_PORT)")] = None,
 ) -> None:
     """Serve the Temporal codec endpoints (/encode, /decode) so the Temporal UI shows payloads."""
     import uvicorn
@@ -79,7 +79,13 @@ def codec_server(
     if settings.payload_encryption_key is None:
         console.print("[red]JOURNEYS_PAYLOAD_ENCRYPTION_KEY is not set: there is nothing to decode[/red]")
         raise typer.Exit(2)
-    uvicorn.run(create_codec_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_codec_app(settings),
+        host=host,
+        port=port or settings.codec_server_port,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 @app.command()

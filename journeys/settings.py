@@ -120,6 +120,9 @@ class Settings(BaseSettings):
         default=None,
         description="When set, the codec server requires `Authorization: Bearer <token>`.",
     )
+    codec_server_port: int = Field(
+        default=8081, description="Port of `journeys codec-server` (the dev stack starts one for the UI)."
+    )
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -123,10 +124,14 @@ def _run(settings: Settings, console: Console, stack: ExitStack, signals: _StopO
         "JOURNEYS_TEMPORAL_UI_PORT": str(temporal.ui_port),
         "JOURNEYS_SMTP_HOST": smtp.host,
         "JOURNEYS_SMTP_PORT": str(smtp.port),
+        "JOURNEYS_CODEC_SERVER_PORT": str(settings.codec_server_port),
+        # Browsers may open the UI as localhost or 127.0.0.1: both may ask the codec server.
+        "JOURNEYS_CODEC_SERVER_CORS_ORIGINS": json.dumps([f"http://localhost:{temporal.ui_port}"]),
     }
     children = [
         _Child("worker", logs_dir / "worker.log"),
         _Child("api", logs_dir / "api.log"),
+        _Child("codec-server", logs_dir / "codec-server.log"),
     ]
     for child in children:
         stack.callback(_stop_quietly, console, child.name, child.stop)
@@ -161,6 +166,7 @@ def _check_ports(settings: Settings) -> None:
             (settings.temporal_ui_port, "Temporal Web UI", "JOURNEYS_TEMPORAL_UI_PORT"),
         ),
         (settings.smtp_host, (settings.smtp_port, "SMTP sink", "JOURNEYS_SMTP_PORT")),
+        ("127.0.0.1", (settings.codec_server_port, "codec server", "JOURNEYS_CODEC_SERVER_PORT")),
     ]
     for host, claim in claims:
         ensure_ports_free(host, [claim])
@@ -223,6 +229,7 @@ def _start_temporal(
         port=port,
         ui_port=settings.temporal_ui_port,
         log_file=data_dir / "logs" / "temporal.log",
+        ui_codec_endpoint=f"http://{_connectable(settings.api_host)}:{settings.codec_server_port}",
     )
     stack.callback(_stop_quietly, console, "Temporal", temporal.stop)
     with _step(console, "Temporal dev server") as step:
@@ -371,12 +378,12 @@ def _print_banner(
     table.add_column(overflow="fold")
     table.add_row("API", api_base)
     table.add_row("OpenAPI docs", f"{api_base}/docs")
-    table.add_row("Temporal UI", temporal_ui)
+    table.add_row("Temporal UI", f"{temporal_ui} (payloads encrypted, decoded by the codec server)")
     table.add_row("SMTP sink", f"smtp://{smtp.address}")
     table.add_row("Mailbox (Maildir)", str(smtp.maildir_path))
     if database_url is not None:
         table.add_row("PostgreSQL", database_url)
-    table.add_row("Logs", f"{logs_dir}/{{api,worker,temporal}}.log")
+    table.add_row("Logs", f"{logs_dir}/{{api,worker,codec-server,temporal}}.log")
     table.add_row("Dev token", f"tenant {DEV_TENANT!r}, all scopes, valid 30 days")
     console.print(Panel(table, title="journeys dev is up", border_style="green", expand=False))
     # Printed bare so it can be copied without box-drawing characters around it.

@@ -58,8 +58,10 @@ class TemporalDevServer:
         ui_port: int,
         log_file: Path,
         search_attributes: dict[str, str] | None = None,
+        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.db_file = db_file
+        self.ui_codec_endpoint = ui_codec_endpoint
         self.host = host
         self.port = port
         self.ui_port = ui_port
@@ -147,6 +149,9 @@ class TemporalDevServer:
         ]
         for name, kind in self.search_attributes.items():
             command += ["--search-attribute", f"{name}={kind}"]
+        if self.ui_codec_endpoint:
+            # The UI decodes encrypted payloads in the browser through this endpoint.
+            command += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         return command
 
     def _wait_until_serving(self, timeout_seconds: float) -> None:
