@@ -166,5 +166,16 @@ def bench_ingest(n: Annotated[int, typer.Option("--n", min=10, help="Events per 
     print_ingest(asyncio.run(run_ingest_bench(n, out)), out)
 
 
+@bench_app.command("analytics")
+def bench_analytics(
+    rows: Annotated[int, typer.Option("--rows", min=1000, help="Step records")] = 1_000_000,
+) -> None:
+    """An aggregates query over N step records against a full scan of them."""
+    from bench.analytics import print_analytics, run_analytics_bench
+
+    out = Console()
+    print_analytics(asyncio.run(run_analytics_bench(rows, out)), out)
+
+
 def main() -> None:
     app()
