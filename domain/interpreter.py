@@ -105,6 +105,7 @@ class JourneyState(WireModel):
     visits: dict[str, int] = Field(default_factory=dict)
     path: list[str] = Field(default_factory=list)
     converted: bool = False
+    converted_at: datetime | None = None
     abandoned: bool = False
     completed_at: datetime | None = None
     exit_reason: str | None = None
@@ -487,6 +488,7 @@ class _Machine:
         if state.converted:
             return False
         state.converted = True
+        state.converted_at = now
         goal = self.definition.goal
         if goal is not None and goal.exit_on_conversion:
             self._exit(now, "goal reached")

@@ -78,6 +78,7 @@ class EnrollmentSnapshot(WireModel):
     enrolled_at: datetime
     completed_at: datetime | None
     exit_reason: str | None = None
+    converted_at: datetime | None = None
 
 
 class ProgressBatch(WireModel):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from domain.errors import FieldIssue, InvalidInputError
 from services.journeys import JourneyService, definition_of
 from services.uow import UnitOfWork
-from store.repositories.analytics import AnalyticsRepository, hour_of
+from store.repositories.analytics import AnalyticsRepository, TimeToGoalStats, hour_of
 
 BRANCHING = frozenset({"CONDITION", "SPLIT", "WAIT_FOR_EVENT", "GOAL_CHECK"})
 
@@ -39,6 +39,7 @@ class BranchStats:
 class Conversion:
     enrolled: int
     converted: int
+    time_to_goal: TimeToGoalStats = field(default_factory=lambda: TimeToGoalStats(0, None, None, None))
 
     @property
     def rate(self) -> float:
@@ -118,7 +119,15 @@ class AnalyticsService:
             if node_type in BRANCHING
         ]
         branches.sort(key=lambda b: (b.node_id, b.label))
-        enrolled, converted = await self._repo.conversion(tenant_id, journey_id, version, low, high)
+        enrolled, converted, time_to_goal = await self._repo.conversion(
+            tenant_id, journey_id, version, low, high
+        )
         return JourneyAnalytics(
-            journey_id, version, low, high, list(nodes.values()), branches, Conversion(enrolled, converted)
+            journey_id,
+            version,
+            low,
+            high,
+            list(nodes.values()),
+            branches,
+            Conversion(enrolled, converted, time_to_goal),
         )

@@ -149,10 +149,17 @@ class EnrollmentService:
         self._uow.after_commit(start)
 
     async def list_for_journey(
-        self, tenant_id: str, journey_id: uuid.UUID, page: PageRequest, status: str | None
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        page: PageRequest,
+        status: str | None,
+        converted: bool | None = None,
     ) -> Page[EnrollmentRow]:
         await self._journeys.get(tenant_id, journey_id)
-        return await self._enrollments.list_for_journey(tenant_id, journey_id, page, status=status)
+        return await self._enrollments.list_for_journey(
+            tenant_id, journey_id, page, status=status, converted=converted
+        )
 
     async def detail(
         self, tenant_id: str, journey_id: uuid.UUID, enrollment_uuid: uuid.UUID

@@ -408,6 +408,7 @@ class EnrollmentWorkflow:
             enrolled_at=source.enrolled_at,
             completed_at=state.completed_at,
             exit_reason=state.exit_reason,
+            converted_at=state.converted_at,
         )
 
     def _describe(self) -> None:

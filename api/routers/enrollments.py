@@ -47,9 +47,13 @@ async def list_enrollments(
     status_filter: Annotated[
         Literal["ACTIVE", "COMPLETED", "EXITED", "FAILED"] | None, Query(alias="status")
     ] = None,
+    converted: Annotated[
+        bool | None,
+        Query(description="Only enrollments that reached (true) or did not reach (false) the goal"),
+    ] = None,
 ) -> PageOut[EnrollmentOut]:
     page = await EnrollmentService(uow, res.gateway).list_for_journey(
-        principal.tenant_id, parse_id(journeyId, "journey"), paging, status_filter
+        principal.tenant_id, parse_id(journeyId, "journey"), paging, status_filter, converted
     )
     return PageOut[EnrollmentOut](
         data=[EnrollmentOut.build(row) for row in page.items], meta=PageMeta.of(page.total, paging)

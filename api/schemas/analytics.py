@@ -31,10 +31,18 @@ class BranchOut(ApiModel):
     count: int
 
 
+class TimeToGoalOut(ApiModel):
+    count: int = Field(description="Converted enrollments with a recorded conversion time")
+    p50_seconds: float | None
+    p90_seconds: float | None
+    max_seconds: float | None
+
+
 class ConversionOut(ApiModel):
     enrolled: int
     converted: int
     rate: float
+    time_to_goal: TimeToGoalOut
 
 
 class JourneyAnalyticsOut(ApiModel):
@@ -76,6 +84,12 @@ class JourneyAnalyticsOut(ApiModel):
                     "enrolled": result.conversion.enrolled,
                     "converted": result.conversion.converted,
                     "rate": result.conversion.rate,
+                    "time_to_goal": {
+                        "count": result.conversion.time_to_goal.count,
+                        "p50_seconds": result.conversion.time_to_goal.p50_seconds,
+                        "p90_seconds": result.conversion.time_to_goal.p90_seconds,
+                        "max_seconds": result.conversion.time_to_goal.max_seconds,
+                    },
                 },
             }
         )

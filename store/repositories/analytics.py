@@ -193,6 +193,16 @@ class AggregateQuery:
 
 
 @dataclass(frozen=True)
+class TimeToGoalStats:
+    """How long converted enrollments took from entry to goal (seconds)."""
+
+    count: int
+    p50_seconds: float | None
+    p90_seconds: float | None
+    max_seconds: float | None
+
+
+@dataclass(frozen=True)
 class AggregateRow:
     bucket: datetime
     group: dict[str, str | int]
@@ -487,8 +497,8 @@ class AnalyticsRepository:
         version: int | None,
         start: datetime | None,
         end: datetime | None,
-    ) -> tuple[int, int]:
-        """(enrolled, converted) over enrollments that entered in the range."""
+    ) -> tuple[int, int, TimeToGoalStats]:
+        """(enrolled, converted, time to goal) over enrollments that entered in the range."""
         conditions: list[ColumnElement[bool]] = [
             EnrollmentRow.tenant_id == tenant_id,
             EnrollmentRow.journey_id == journey_id,
@@ -499,14 +509,27 @@ class AnalyticsRepository:
             conditions.append(EnrollmentRow.enrolled_at >= start)
         if end is not None:
             conditions.append(EnrollmentRow.enrolled_at < end)
+        seconds = func.extract("epoch", EnrollmentRow.converted_at - EnrollmentRow.enrolled_at)
+        reached = EnrollmentRow.converted_at.is_not(None)
         row = (
             await self._session.execute(
-                select(func.count(), func.count().filter(EnrollmentRow.converted.is_(True))).where(
-                    *conditions
-                )
+                select(
+                    func.count(),
+                    func.count().filter(EnrollmentRow.converted.is_(True)),
+                    func.count().filter(reached),
+                    func.percentile_cont(0.5).within_group(seconds).filter(reached),
+                    func.percentile_cont(0.9).within_group(seconds).filter(reached),
+                    func.max(seconds).filter(reached),
+                ).where(*conditions)
             )
         ).one()
-        return int(row[0]), int(row[1])
+        timing = TimeToGoalStats(
+            count=int(row[2]),
+            p50_seconds=None if row[3] is None else float(row[3]),
+            p90_seconds=None if row[4] is None else float(row[4]),
+            max_seconds=None if row[5] is None else float(row[5]),
+        )
+        return int(row[0]), int(row[1]), timing
 
     # ---- aggregates query -----------------------------------------------------------------------
 

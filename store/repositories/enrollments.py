@@ -49,7 +49,13 @@ class EnrollmentRepository:
         )
 
     async def list_for_journey(
-        self, tenant_id: str, journey_id: uuid.UUID, page: PageRequest, *, status: str | None = None
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        page: PageRequest,
+        *,
+        status: str | None = None,
+        converted: bool | None = None,
     ) -> Page[EnrollmentRow]:
         conditions: list[Any] = [
             EnrollmentRow.tenant_id == tenant_id,
@@ -57,6 +63,8 @@ class EnrollmentRepository:
         ]
         if status:
             conditions.append(EnrollmentRow.status == status)
+        if converted is not None:
+            conditions.append(EnrollmentRow.converted.is_(converted))
         return await paginate(
             self._session,
             EnrollmentRow,
@@ -117,6 +125,7 @@ class EnrollmentRepository:
             "enrolled_at": snapshot.enrolled_at,
             "completed_at": snapshot.completed_at,
             "exit_reason": snapshot.exit_reason,
+            "converted_at": snapshot.converted_at,
         }
         upsert = insert(EnrollmentRow).values(**values)
         mutable = (
@@ -127,6 +136,7 @@ class EnrollmentRepository:
             "completed_at",
             "version",
             "exit_reason",
+            "converted_at",
         )
         await self._session.execute(
             upsert.on_conflict_do_update(

@@ -173,6 +173,13 @@ async def test_goal_met_before_deadline_and_deadline_passed(
         abandoned = await result_skipping_time(time_skipping_env, handle_of(client, journey_id, "abandons"))
         await save_history(handle_of(client, journey_id, "abandons"), "goal_deadline_abandoned")
         totals = (await http.get(f"/v1/journeys/{journey_id}")).json()["totals"]
+        analytics = (await http.get(f"/v1/journeys/{journey_id}/analytics")).json()
+        only_converted = (await http.get(f"/v1/journeys/{journey_id}/enrollments?converted=true")).json()
+    assert [row["customerId"] for row in only_converted["data"]] == ["converts"]
+    conversion = analytics["conversion"]
+    assert conversion["enrolled"] == 2 and conversion["converted"] == 1 and conversion["rate"] == 0.5
+    assert conversion["timeToGoal"]["count"] == 1
+    assert 0 <= conversion["timeToGoal"]["p50Seconds"] < 7 * 86400, "converted before the 7-day deadline"
     assert converted["status"] == "COMPLETED" and converted["converted"] is True
     assert abandoned["status"] == "EXITED" and abandoned["converted"] is False
     assert "abandoned" in abandoned["reason"]
