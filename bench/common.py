@@ -5,20 +5,27 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from bench.stack import BenchStack
 from domain.definition import JourneyDefinition
 from domain.ids import enrollment_id, enrollment_workflow_id
 from domain.payloads import EnrollmentInput
+from journeys.codec import data_converter
 from services.journeys import JourneyService, NewJourney
-from services.temporal import EnrollmentGateway
+from services.temporal import EnrollmentGateway, connect_client
 from services.uow import UnitOfWork
+from store.db import create_engine, create_session_factory
 from store.repositories.customers import CustomerRepository
+from store.repositories.enrollments import EnrollmentRepository
 
 TENANT = "bench"
 
@@ -87,3 +94,49 @@ def new_gateway(client: Client, task_queue: str) -> EnrollmentGateway:
 
 def run_id() -> str:
     return uuid.uuid4().hex[:6]
+
+
+@dataclass
+class BenchClients:
+    """What a scenario talks to: the database, the Temporal client, the enrollment gateway."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    client: Client
+    gateway: EnrollmentGateway
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def connect(stack: BenchStack, console: Console) -> BenchClients:
+    """Start the stack's worker and connect to what it runs on."""
+    console.print(f"stack up: Temporal {stack.temporal.address}, worker pid {stack.start_worker()}")
+    engine = create_engine(stack.database_url, pool_size=10)
+    client = await connect_client(stack.temporal.address, "default", data_converter(stack.settings))
+    gateway = new_gateway(client, stack.settings.temporal_task_queue)
+    return BenchClients(engine, create_session_factory(engine), client, gateway)
+
+
+async def start_all(
+    bench: BenchClients, journey_id: str, name: str, definition: JourneyDefinition, customers: Sequence[str]
+) -> float:
+    """Start one enrollment per customer (100 starts in flight); the seconds it took."""
+
+    async def start(customer: str) -> None:
+        await bench.gateway.start(*enrollment_input(journey_id, name, definition, customer))
+
+    return await run_all(f"starting {len(customers)} enrollments", customers, start, concurrency=100)
+
+
+async def wait_for_projection(
+    sessions: async_sessionmaker[AsyncSession], journey_id: str, condition: ColumnElement[bool], n: int
+) -> None:
+    """Poll the projection until `n` enrollments of the journey satisfy `condition` (e.g. asleep)."""
+    async with asyncio.timeout(900):
+        while True:
+            async with sessions() as session:
+                count = await EnrollmentRepository(session).count_where(uuid.UUID(journey_id), condition)
+            if count >= n:
+                return
+            await asyncio.sleep(0.5)

@@ -11,12 +11,9 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import TENANT, enrollment_input, new_gateway, publish_journey, run_all, run_id
+from bench.common import TENANT, connect, enrollment_input, publish_journey, run_all, run_id
 from bench.reference import CONTROL_WORKFLOW, ControlInput, reference_journey
 from bench.stack import bench_stack
-from journeys.codec import data_converter
-from services.temporal import connect_client
-from store.db import create_engine, create_session_factory
 
 HISTORY_SAMPLE = 25
 WARM_UP = 20
@@ -40,11 +37,8 @@ class EnrollFigures:
 
 async def run_enroll_bench(n: int, console: Console) -> EnrollFigures:
     with bench_stack() as stack:
-        console.print(f"stack up: Temporal {stack.temporal.address}, worker pid {stack.start_worker()}")
-        engine = create_engine(stack.database_url, pool_size=10)
-        sessions = create_session_factory(engine)
-        client = await connect_client(stack.temporal.address, "default", data_converter(stack.settings))
-        gateway = new_gateway(client, stack.settings.temporal_task_queue)
+        bench = await connect(stack, console)
+        sessions, client, gateway = bench.sessions, bench.client, bench.gateway
         tag = run_id()
         customers = [f"c{tag}-{i}" for i in range(n + WARM_UP)]
         profiles = [
@@ -94,7 +88,7 @@ async def run_enroll_bench(n: int, console: Console) -> EnrollFigures:
             for c in sample
         ]
         _, peak = stack.worker_memory_mib()
-        await engine.dispose()
+        await bench.close()
         return EnrollFigures(
             n=n,
             engine_per_second=n / engine_seconds,

@@ -6,13 +6,9 @@ import asyncio
 from dataclasses import dataclass
 
 from rich.console import Console
-from sqlalchemy import func, select
 
-from bench.common import enrollment_input, new_gateway, publish_journey, run_all, run_id
+from bench.common import connect, publish_journey, run_id, start_all, wait_for_projection
 from bench.stack import bench_stack
-from journeys.codec import data_converter
-from services.temporal import connect_client
-from store.db import create_engine, create_session_factory
 from store.rows import EnrollmentRow
 
 SLEEPER = {
@@ -39,11 +35,8 @@ class IdleFigures:
 
 async def run_idle_bench(n: int, console: Console) -> IdleFigures:
     with bench_stack() as stack:
-        console.print(f"stack up: Temporal {stack.temporal.address}, worker pid {stack.start_worker()}")
-        engine = create_engine(stack.database_url, pool_size=10)
-        sessions = create_session_factory(engine)
-        client = await connect_client(stack.temporal.address, "default", data_converter(stack.settings))
-        gateway = new_gateway(client, stack.settings.temporal_task_queue)
+        bench = await connect(stack, console)
+        sessions = bench.sessions
         tag = run_id()
         customers = [f"s{tag}-{i}" for i in range(n)]
         journey_id, definition = await publish_journey(
@@ -52,23 +45,12 @@ async def run_idle_bench(n: int, console: Console) -> IdleFigures:
         await asyncio.sleep(2)
         baseline, _ = stack.worker_memory_mib()
 
-        async def start(customer: str) -> None:
-            await gateway.start(*enrollment_input(journey_id, "Sleepers", definition, customer))
-
-        seconds = await run_all("starting sleepers", customers, start, concurrency=100)
+        seconds = await start_all(bench, journey_id, "Sleepers", definition, customers)
         # Asleep = its projection shows the wait (it writes before a long wait).
-        async with asyncio.timeout(600):
-            while True:
-                async with sessions() as session:
-                    waiting = await session.scalar(
-                        select(func.count()).where(EnrollmentRow.waiting_until.is_not(None))
-                    )
-                if (waiting or 0) >= n:
-                    break
-                await asyncio.sleep(1)
+        await wait_for_projection(sessions, journey_id, EnrollmentRow.waiting_until.is_not(None), n)
         await asyncio.sleep(3)
         idle, peak = stack.worker_memory_mib()
-        await engine.dispose()
+        await bench.close()
         return IdleFigures(n, seconds, baseline, idle, peak)
 
 

@@ -4,7 +4,6 @@ inserting the same rows straight into PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from dataclasses import dataclass
@@ -14,16 +13,13 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
 
 from api.app import create_app
 from api.auth import ALL_SCOPES, mint_token
 from api.resources import AppResources
-from bench.common import TENANT, enrollment_input, new_gateway, publish_journey, run_all, run_id
+from bench.common import TENANT, connect, publish_journey, run_id, start_all, wait_for_projection
 from bench.stack import bench_stack
-from journeys.codec import data_converter
-from services.temporal import TemporalConnection, connect_client
-from store.db import create_engine, create_session_factory
+from services.temporal import TemporalConnection
 from store.repositories.events import EventRepository
 from store.rows import EnrollmentRow
 
@@ -64,11 +60,8 @@ def _event(user: str, name: str, message_id: str) -> dict[str, Any]:
 
 async def run_ingest_bench(n: int, console: Console) -> IngestFigures:
     with bench_stack() as stack:
-        console.print(f"stack up: Temporal {stack.temporal.address}, worker pid {stack.start_worker()}")
-        engine = create_engine(stack.database_url, pool_size=10)
-        sessions = create_session_factory(engine)
-        client = await connect_client(stack.temporal.address, "default", data_converter(stack.settings))
-        gateway = new_gateway(client, stack.settings.temporal_task_queue)
+        bench = await connect(stack, console)
+        sessions, client, gateway = bench.sessions, bench.client, bench.gateway
         resources = AppResources.from_settings(
             stack.settings, database_url=stack.database_url, jwt_secret=SECRET
         )
@@ -88,19 +81,9 @@ async def run_ingest_bench(n: int, console: Console) -> IngestFigures:
             sessions, "Waiting", WAITING, [(c, {}) for c in waiting]
         )
 
-        async def start(customer: str) -> None:
-            await gateway.start(*enrollment_input(journey_id, "Waiting", definition, customer))
-
-        await run_all("starting waiting enrollments", waiting, start, concurrency=100)
-        async with asyncio.timeout(600):
-            while True:  # all asleep in their WAIT_FOR_EVENT (they write the projection before it)
-                async with sessions() as session:
-                    asleep = await session.scalar(
-                        select(func.count()).where(EnrollmentRow.waiting_until.is_not(None))
-                    )
-                if (asleep or 0) >= n:
-                    break
-                await asyncio.sleep(0.5)
+        await start_all(bench, journey_id, "Waiting", definition, waiting)
+        # All asleep in their WAIT_FOR_EVENT (they write the projection before a long wait).
+        await wait_for_projection(sessions, journey_id, EnrollmentRow.waiting_until.is_not(None), n)
 
         transport = httpx.ASGITransport(app=create_app(resources))
         async with httpx.AsyncClient(
@@ -136,7 +119,7 @@ async def run_ingest_bench(n: int, console: Console) -> IngestFigures:
                 await EventRepository(session).insert_many(raw_rows[offset : offset + BATCH])
         raw_seconds = time.perf_counter() - started
         await resources.close()
-        await engine.dispose()
+        await bench.close()
         return IngestFigures(n, n / unmatched_seconds, n / signalling_seconds, n / raw_seconds)
 
 

@@ -10,18 +10,13 @@ import uuid
 from dataclasses import dataclass
 
 from rich.console import Console
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bench.common import TENANT, enrollment_input, new_gateway, publish_journey, run_all, run_id
+from bench.common import TENANT, connect, publish_journey, run_id, start_all, wait_for_projection
 from bench.idle import SLEEPER
 from bench.stack import bench_stack
 from domain.lifecycle import LifecycleAction
-from journeys.codec import data_converter
 from services.journeys import JourneyService
-from services.temporal import connect_client
 from services.uow import UnitOfWork
-from store.db import create_engine, create_session_factory
 from store.rows import EnrollmentRow
 
 
@@ -34,21 +29,15 @@ class LifecycleFigures:
 
 async def run_lifecycle_bench(n: int, console: Console) -> LifecycleFigures:
     with bench_stack() as stack:
-        console.print(f"stack up: Temporal {stack.temporal.address}, worker pid {stack.start_worker()}")
-        engine = create_engine(stack.database_url, pool_size=10)
-        sessions = create_session_factory(engine)
-        client = await connect_client(stack.temporal.address, "default", data_converter(stack.settings))
-        gateway = new_gateway(client, stack.settings.temporal_task_queue)
+        bench = await connect(stack, console)
+        sessions, client, gateway = bench.sessions, bench.client, bench.gateway
         customers = [f"l{run_id()}-{i}" for i in range(n)]
         journey_id, definition = await publish_journey(
             sessions, "Lifecycle", SLEEPER, [(c, {}) for c in customers]
         )
 
-        async def start(customer: str) -> None:
-            await gateway.start(*enrollment_input(journey_id, "Lifecycle", definition, customer))
-
-        await run_all("starting enrollments", customers, start, concurrency=100)
-        await _until(sessions, journey_id, EnrollmentRow.waiting_until.is_not(None), n)
+        await start_all(bench, journey_id, "Lifecycle", definition, customers)
+        await wait_for_projection(sessions, journey_id, EnrollmentRow.waiting_until.is_not(None), n)
 
         async def change(action: LifecycleAction) -> float:
             loop = asyncio.get_running_loop()
@@ -64,25 +53,10 @@ async def run_lifecycle_bench(n: int, console: Console) -> LifecycleFigures:
         pause_seconds = asyncio.get_running_loop().time() - started
 
         started = await change("archive")
-        await _until(sessions, journey_id, EnrollmentRow.status == "EXITED", n)
+        await wait_for_projection(sessions, journey_id, EnrollmentRow.status == "EXITED", n)
         archive_seconds = asyncio.get_running_loop().time() - started
-        await engine.dispose()
+        await bench.close()
         return LifecycleFigures(n, pause_seconds, archive_seconds)
-
-
-async def _until(
-    sessions: async_sessionmaker[AsyncSession], journey_id: str, condition: ColumnElement[bool], n: int
-) -> None:
-    """Poll the projection until `n` enrollments of the journey satisfy `condition`."""
-    async with asyncio.timeout(900):
-        while True:
-            async with sessions() as session:
-                count = await session.scalar(
-                    select(func.count()).where(EnrollmentRow.journey_id == uuid.UUID(journey_id), condition)
-                )
-            if (count or 0) >= n:
-                return
-            await asyncio.sleep(0.2)
 
 
 def print_lifecycle(figures: LifecycleFigures, console: Console) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -209,5 +209,12 @@ class EnrollmentRepository:
                 EnrollmentRow.journey_id == journey_id,
                 EnrollmentRow.status == "ACTIVE",
             )
+        )
+        return int(count or 0)
+
+    async def count_where(self, journey_id: uuid.UUID, condition: ColumnElement[bool]) -> int:
+        """How many of the journey's enrollments satisfy `condition` (benchmarks poll with it)."""
+        count = await self._session.scalar(
+            select(func.count()).where(EnrollmentRow.journey_id == journey_id, condition)
         )
         return int(count or 0)
