@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.audit import AuditLog
 from api.deps import document_scopes
 from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
@@ -15,6 +16,7 @@ from api.routers import (
     action_targets,
     analytics,
     assignments,
+    audit,
     customers,
     enrollments,
     events,
@@ -46,6 +48,7 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     app.state.resources = resources
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=resources.settings.max_body_bytes)
+    app.add_middleware(AuditLog)  # outermost: sees every response status, and the 413s too
     for module in (
         health,
         journeys,
@@ -60,6 +63,7 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
         segments,
         assignments,
         analytics,
+        audit,
     ):
         app.include_router(module.router)
     document_scopes(app)

@@ -49,6 +49,7 @@ ALL_SCOPES: tuple[str, ...] = (
     "journey:template:edit",
     "journey:message:view",
     "analytics:journeyAggregate:view",
+    "journey:audit:view",
 )
 _TENANT = re.compile(TENANT_ID_PATTERN)
 

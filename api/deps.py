@@ -40,12 +40,14 @@ Uow = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
 
 
 def caller(
+    request: Request,
     res: Resources,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("a bearer token is required (Authorization: Bearer <jwt>)")
     principal = res.verifier.verify(credentials.credentials)
+    request.state.principal = principal  # for the audit log (api/audit.py)
     res.limiter.acquire(principal.tenant_id)  # per tenant; /health and unauthenticated calls skip it
     return principal
 

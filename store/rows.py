@@ -272,3 +272,18 @@ class StepRollupRow(Row):
     duration_sum_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_min_ms: Mapped[int | None] = mapped_column(BigInteger)
     duration_max_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AuditRow(Row):
+    """One mutating /v1 request by an authenticated caller: who, what, the outcome; see migration 0009."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # a BIGINT identity in the schema
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(256))
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(2048))
+    status_code: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
