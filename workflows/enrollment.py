@@ -9,6 +9,7 @@ Temporal's APIs.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -279,25 +280,13 @@ class EnrollmentWorkflow:
         request = ProfileReadRequest(
             tenant_id=self._input.tenant_id, customer_id=self._input.customer_id, progress=batch
         )
-        summary = f"read profile · {command.node_name}"
-        if workflow.patched(LOCAL_STORE_PATCH):
-            snapshot = await workflow.execute_local_activity(
-                READ_PROFILE,
-                request,
-                result_type=ProfileSnapshot,
-                start_to_close_timeout=STORE_START_TO_CLOSE,
-                retry_policy=STORE_RETRY,
-                summary=summary,
-            )
-        else:
-            snapshot = await workflow.execute_activity(
-                READ_PROFILE,
-                request,
-                result_type=ProfileSnapshot,
-                start_to_close_timeout=STORE_START_TO_CLOSE,
-                retry_policy=STORE_RETRY,
-                summary=summary,
-            )
+        snapshot = await self._store_effect(
+            READ_PROFILE,
+            request,
+            ProfileSnapshot,
+            f"read profile · {command.node_name}",
+            local=workflow.patched(LOCAL_STORE_PATCH),
+        )
         self._written(batch)
         return ProfileRead(
             node_id=command.node_id,
@@ -316,26 +305,14 @@ class EnrollmentWorkflow:
             updates=command.updates,
             progress=batch,
         )
-        summary = f"update profile · {command.node_name}"
         try:
-            if workflow.patched(LOCAL_STORE_PATCH):
-                await workflow.execute_local_activity(
-                    UPDATE_PROFILE,
-                    request,
-                    result_type=ProfileUpdateResult,
-                    start_to_close_timeout=STORE_START_TO_CLOSE,
-                    retry_policy=STORE_RETRY,
-                    summary=summary,
-                )
-            else:
-                await workflow.execute_activity(
-                    UPDATE_PROFILE,
-                    request,
-                    result_type=ProfileUpdateResult,
-                    start_to_close_timeout=STORE_START_TO_CLOSE,
-                    retry_policy=STORE_RETRY,
-                    summary=summary,
-                )
+            await self._store_effect(
+                UPDATE_PROFILE,
+                request,
+                ProfileUpdateResult,
+                f"update profile · {command.node_name}",
+                local=workflow.patched(LOCAL_STORE_PATCH),
+            )
         except ActivityError as error:
             return ProfileUpdated(
                 node_id=command.node_id, visit=command.visit, now=workflow.now(), error=_failure(error)
@@ -363,24 +340,37 @@ class EnrollmentWorkflow:
 
     async def _write_progress(self, *, final: bool = False) -> None:
         batch = self._progress()
-        summary = f"record progress · {self._state.status} at {self._state.current_node_id}"
-        if final and workflow.patched(LOCAL_STORE_PATCH):
-            await workflow.execute_local_activity(
-                RECORD_PROGRESS,
-                batch,
-                start_to_close_timeout=STORE_START_TO_CLOSE,
-                retry_policy=STORE_RETRY,
-                summary=summary,
-            )
-        else:
-            await workflow.execute_activity(
-                RECORD_PROGRESS,
-                batch,
-                start_to_close_timeout=STORE_START_TO_CLOSE,
-                retry_policy=STORE_RETRY,
-                summary=summary,
-            )
+        await self._store_effect(
+            RECORD_PROGRESS,
+            batch,
+            None,
+            f"record progress · {self._state.status} at {self._state.current_node_id}",
+            # Evaluated only for the final write, exactly as histories recorded it.
+            local=final and workflow.patched(LOCAL_STORE_PATCH),
+        )
         self._written(batch)
+
+    async def _store_effect(
+        self, name: str, argument: Any, result_type: type[Any] | None, summary: str, *, local: bool
+    ) -> Any:
+        """Short, idempotent database work (profile, projection): local activity or ordinary one."""
+        if local:
+            return await workflow.execute_local_activity(
+                name,
+                argument,
+                result_type=result_type,
+                start_to_close_timeout=STORE_START_TO_CLOSE,
+                retry_policy=STORE_RETRY,
+                summary=summary,
+            )
+        return await workflow.execute_activity(
+            name,
+            argument,
+            result_type=result_type,
+            start_to_close_timeout=STORE_START_TO_CLOSE,
+            retry_policy=STORE_RETRY,
+            summary=summary,
+        )
 
     # ---- projection bookkeeping ---------------------------------------------------------------
 
