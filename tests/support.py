@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,15 @@ from domain.ids import enrollment_workflow_id
 from domain.payloads import EnrollmentStateView
 
 TENANT = "acme"  # the tenant of `api_client_for`'s default token
+TRIGGER = {"id": "start", "type": "TRIGGER"}
+END = {"id": "end", "type": "EXIT"}
+MAIL = {"channel": "EMAIL", "subject": "Hi {{ traits.firstName }}", "body": "Hello"}
+
+
+def chain(*nodes: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A linear journey body: each node's `next` edge leads to the following one."""
+    edges = [{"sourceNodeId": a["id"], "targetNodeId": b["id"]} for a, b in itertools.pairwise(nodes)]
+    return {"name": "Engine test", "nodes": list(nodes), "edges": edges, **extra}
 
 
 async def publish(http: httpx.AsyncClient, body: dict[str, Any]) -> str:

@@ -43,9 +43,9 @@ from journeys.devstack import SmtpSink
 from journeys.settings import Settings
 from store.repositories.customers import CustomerRepository
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
-from tests.integration.test_engine import END, MAIL, TRIGGER, chain, eventually, handle_of, publish
 from tests.integration.test_enrollment_workflow import save_history
 from tests.integration.test_webhooks import Receiver, Reply
+from tests.support import END, MAIL, TRIGGER, chain, eventually, handle_of, publish
 from worker import smtp_config
 
 TENANT = "acme"

@@ -14,17 +14,7 @@ from domain.payloads import EventSignal
 from journeys.devstack import SmtpSink
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.integration.test_enrollment_workflow import save_history
-from tests.support import TENANT, awaiting, enroll, eventually, handle_of, publish
-
-
-def chain(*nodes: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    edges = [{"sourceNodeId": a["id"], "targetNodeId": b["id"]} for a, b in itertools.pairwise(nodes)]
-    return {"name": "Engine test", "nodes": list(nodes), "edges": edges, **extra}
-
-
-TRIGGER = {"id": "start", "type": "TRIGGER"}
-END = {"id": "end", "type": "EXIT"}
-MAIL = {"channel": "EMAIL", "subject": "Hi {{ traits.firstName }}", "body": "Hello"}
+from tests.support import END, MAIL, TENANT, TRIGGER, awaiting, chain, enroll, eventually, handle_of, publish
 
 
 def send(node_id: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.integration.test_api_contract import assert_problem
-from tests.integration.test_engine import awaiting, handle_of, publish
+from tests.support import awaiting, handle_of, publish
 
 ONBOARDING: dict[str, Any] = {
     "name": "Onboarding",

@@ -19,8 +19,8 @@ from domain.audience import JOURNEY_SCHEDULE_WORKFLOW, ScheduledEntryInput, jour
 from journeys.settings import Settings
 from tests.conftest import ApiClientFor, RunWorker
 from tests.integration.test_api_contract import assert_problem
-from tests.integration.test_engine import publish
 from tests.integration.test_events import post_event, track
+from tests.support import publish
 
 SHOES = {
     "displayName": "Shoe lovers",

@@ -19,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from activities.webhooks import verify
 from journeys.settings import Settings
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
-from tests.integration.test_engine import END, TRIGGER, chain, eventually, handle_of, publish
 from tests.integration.test_webhooks import Receiver, Reply
+from tests.support import END, TRIGGER, chain, eventually, handle_of, publish
 
 SECRET = "whsec_" + base64.b64encode(b"journeys-webhook-test-secret-32b").decode()
 BODY = '{"hello": "{{ traits.firstName }}"}'
