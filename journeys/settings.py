@@ -79,6 +79,43 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # --- Observability (journeys/telemetry.py, journeys/tracing.py, journeys/logs.py) ---
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per line with request_id, tenant_id, journey_id, enrollment_id.",
+    )
+    metrics_address: str | None = Field(
+        default=None,
+        description=(
+            "host:port of this process's Prometheus endpoint (`/metrics`: Temporal SDK metrics and the "
+            "journeys_* metrics); unset means no endpoint. API and worker each need their own."
+        ),
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector base URL (e.g. http://collector:4318); when set, traces are sent.",
+    )
+    otel_service_name: str | None = Field(
+        default=None, description="service.name of exported traces; default journeys-api / journeys-worker."
+    )
+
+    # --- Worker tuning (worker.py; sizing guidance in the README's operations guide) ---
+    worker_max_cached_workflows: int = Field(
+        default=2000,
+        ge=0,
+        description="Enrollments kept in memory between tasks (about 25 KiB each); past it, they replay.",
+    )
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_concurrent_activities: int = Field(
+        default=200, ge=1, description="Sends and projection writes in flight (each holds a DB connection)."
+    )
+    worker_max_concurrent_local_activities: int = Field(default=200, ge=1)
+    worker_poller_autoscaling: bool = Field(
+        default=True, description="Let the server's feedback scale pollers between 1 and worker_max_pollers."
+    )
+    worker_max_pollers: int = Field(default=20, ge=2, description="Upper bound of pollers per task kind.")
+
     @model_validator(mode="after")
     def _refuse_weak_secrets_outside_dev(self) -> Settings:
         weak = self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32

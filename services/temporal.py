@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from urllib.parse import quote
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, Interceptor, WorkflowExecutionStatus
 from temporalio.common import (
     SearchAttributeKey,
     SearchAttributePair,
@@ -19,6 +20,7 @@ from temporalio.common import (
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DependencyUnavailableError
@@ -39,10 +41,23 @@ TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 
 
 async def connect_client(
-    address: str, namespace: str, data_converter: DataConverter = pydantic_data_converter
+    address: str,
+    namespace: str,
+    data_converter: DataConverter = pydantic_data_converter,
+    *,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """`data_converter` comes from `journeys.codec.data_converter(settings)` (encrypting when keyed)."""
-    return await Client.connect(address, namespace=namespace, data_converter=data_converter)
+    """`data_converter` comes from `journeys.codec.data_converter(settings)` (encrypting when keyed);
+    `runtime` carries the process's metrics endpoint (journeys.telemetry), `interceptors` its tracing
+    (a worker built on this client inherits them)."""
+    return await Client.connect(
+        address,
+        namespace=namespace,
+        data_converter=data_converter,
+        runtime=runtime,
+        interceptors=interceptors,
+    )
 
 
 class TemporalConnection:
@@ -55,10 +70,14 @@ class TemporalConnection:
         client: Client | None = None,
         *,
         data_converter: DataConverter = pydantic_data_converter,
+        runtime: Runtime | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self.address = address
         self.namespace = namespace
         self.data_converter = data_converter
+        self.runtime = runtime
+        self.interceptors = interceptors
         self._client = client
         self._lock = asyncio.Lock()
 
@@ -69,7 +88,14 @@ class TemporalConnection:
             if self._client is None:
                 try:
                     self._client = await asyncio.wait_for(
-                        connect_client(self.address, self.namespace, self.data_converter), timeout=5
+                        connect_client(
+                            self.address,
+                            self.namespace,
+                            self.data_converter,
+                            runtime=self.runtime,
+                            interceptors=self.interceptors,
+                        ),
+                        timeout=5,
                     )
                 except (RuntimeError, OSError, TimeoutError) as exc:
                     raise DependencyUnavailableError(
