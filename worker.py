@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import (
+    PollerBehavior,
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    Worker,
+)
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audience import AudienceActivities
 from activities.channels import EmailChannel, SmtpConfig
@@ -20,7 +26,8 @@ from activities.control import ControlActivities
 from activities.messaging import MessagingActivities
 from activities.profiles import ProfileActivities
 from activities.projections import ProjectionActivities
-from journeys.settings import Settings, get_settings
+from journeys.logs import ActivityLogContext
+from journeys.settings import Settings
 from services.temporal import EnrollmentGateway, TemporalConnection
 from workflows.control import JourneyControlWorkflow
 from workflows.enrollment import EnrollmentWorkflow
@@ -39,6 +46,26 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         starttls=settings.smtp_starttls,
         timeout_seconds=settings.smtp_timeout_seconds,
     )
+
+
+# Imported once per process instead of once per workflow run: the project's pure modules (the
+# interpreter, definitions, payloads: no I/O, no clock, no mutable module state) and the validation
+# library they are built on. Workflow code still imports them inside `imports_passed_through`; this
+# makes it hold for anything they import later too.
+SANDBOX_PASSTHROUGH = ("domain", "pydantic", "pydantic_core", "annotated_types", "typing_inspection")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
+    )
+
+
+def _pollers(settings: Settings) -> PollerBehavior:
+    if settings.worker_poller_autoscaling:
+        maximum = settings.worker_max_pollers
+        return PollerBehaviorAutoscaling(minimum=1, maximum=maximum, initial=min(5, maximum))
+    return PollerBehaviorSimpleMaximum(maximum=settings.worker_max_pollers)
 
 
 def build_worker(
@@ -69,6 +96,14 @@ def build_worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=[EnrollmentWorkflow, JourneyControlWorkflow, JourneyScheduleWorkflow, *extra_workflows],
+        interceptors=[ActivityLogContext()],  # + the client's tracing interceptor, when tracing is on
+        workflow_runner=workflow_runner(),
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
+        workflow_task_poller_behavior=_pollers(settings),
+        activity_task_poller_behavior=_pollers(settings),
         activities=[
             messaging.send_message,
             projections.record_progress,
@@ -83,12 +118,18 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     from journeys.codec import data_converter
     from journeys.runtime import database_url
+    from journeys.telemetry import build_runtime
+    from journeys.tracing import WORKER_SERVICE, temporal_interceptors
     from services.temporal import connect_client
     from store.db import create_engine, create_session_factory
 
     engine = create_engine(database_url(settings), pool_size=settings.database_pool_size)
     client = await connect_client(
-        settings.temporal_address, settings.temporal_namespace, data_converter(settings)
+        settings.temporal_address,
+        settings.temporal_namespace,
+        data_converter(settings),
+        runtime=build_runtime(settings, "worker"),
+        interceptors=temporal_interceptors(settings, WORKER_SERVICE),
     )
     worker = build_worker(client, settings, create_session_factory(engine))
     stop = asyncio.Event()
@@ -102,5 +143,6 @@ async def run_worker(settings: Settings) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(get_settings()))
+    from journeys.cli import worker as worker_command
+
+    worker_command()  # the same as `journeys worker`: logging and tracing set up, then run_worker

@@ -16,6 +16,7 @@ the window ends before this activity is scheduled.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, ValidationError, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import (
@@ -55,6 +57,7 @@ from activities.webhooks import (
     sign,
 )
 from domain.durations import parse_duration
+from domain.metrics import SEND_DURATION, SENDS
 from domain.payloads import SendRequest, SendResult
 from domain.wire import WireModel
 from store.repositories.action_targets import ActionTargetRepository
@@ -186,6 +189,27 @@ class MessagingActivities:
 
     @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, request: SendRequest) -> SendResult:
+        """One delivery attempt; its outcome and duration are counted by channel (a retried attempt
+        counts again, as `retry` while it is transient)."""
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            result = await self._send(request)
+            outcome = result.outcome
+            return result
+        except ApplicationError as exc:
+            outcome = "failed" if exc.non_retryable else "retry"
+            raise
+        finally:
+            # Outside a worker (tests calling the method directly) there is nothing to record to.
+            meter = activity.metric_meter() if activity.in_activity() else MetricMeter.noop
+            attributes = {"channel": request.config.channel, "status": outcome}
+            meter.create_counter(SENDS, "Send attempts by channel and outcome").add(1, attributes)
+            meter.create_histogram_float(SEND_DURATION, "Duration of a send attempt", "s").record(
+                time.perf_counter() - started, {"channel": request.config.channel}
+            )
+
+    async def _send(self, request: SendRequest) -> SendResult:
         channel_name = request.config.channel
         target: _Webhook | _Provider | None = None
         refusal: SendRefusedError | None = None
@@ -263,6 +287,7 @@ class MessagingActivities:
                 raise ApplicationError(str(exc), type="TargetGone", non_retryable=True) from exc
             except (SendRefusedError, PermanentDeliveryError) as exc:
                 kind = exc.kind if isinstance(exc, SendRefusedError) else "DeliveryRefused"
+                activity.logger.warning("send failed: %s (%s, node %s)", kind, channel_name, request.node_id)
                 async with session.begin():
                     await MessageRepository(session).mark(
                         message.id,

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from api.audit import AuditLog
 from api.deps import document_scopes
 from api.limits import BodySizeLimit
+from api.metrics import HttpMetrics
 from api.problems import install_problem_handlers
+from api.request_context import RequestContext
 from api.resources import AppResources
 from api.routers import (
     action_targets,
@@ -28,6 +30,7 @@ from api.routers import (
     steps,
     templates,
 )
+from journeys.tracing import instrument_app
 
 
 def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = False) -> FastAPI:
@@ -48,7 +51,9 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     app.state.resources = resources
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=resources.settings.max_body_bytes)
-    app.add_middleware(AuditLog)  # outermost: sees every response status, and the 413s too
+    app.add_middleware(RequestContext)  # inside AuditLog, which sets the request id it logs with
+    app.add_middleware(AuditLog)  # sees every response status, and the 413s too
+    app.add_middleware(HttpMetrics, metrics=resources.metrics)  # outermost: times everything
     for module in (
         health,
         journeys,
@@ -67,4 +72,5 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     ):
         app.include_router(module.router)
     document_scopes(app)
+    instrument_app(app, resources.settings)  # OpenTelemetry, when JOURNEYS_OTLP_ENDPOINT is set
     return app

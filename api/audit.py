@@ -50,6 +50,7 @@ class AuditLog:
         path = str(scope.get("path", ""))
         audited = method in MUTATING and (path == "/v1" or path.startswith("/v1/"))
         state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id  # the request's one id: its log lines carry it (request_context)
         recorded = False
 
         async def sending(message: Message) -> None:

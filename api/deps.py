@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal
+from api.request_context import bind_caller
 from api.resources import AppResources
 from domain.errors import AuthenticationError, NotFoundError
 from services.uow import UnitOfWork
@@ -48,6 +49,7 @@ def caller(
         raise AuthenticationError("a bearer token is required (Authorization: Bearer <jwt>)")
     principal = res.verifier.verify(credentials.credentials)
     request.state.principal = principal  # for the audit log (api/audit.py)
+    bind_caller(principal.tenant_id, request.path_params)  # for the request's log lines
     res.limiter.acquire(principal.tenant_id)  # per tenant; /health and unauthenticated calls skip it
     return principal
 

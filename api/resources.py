@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.auth import TokenVerifier
 from api.limits import TenantRateLimiter
+from api.metrics import ApiMetrics
 from journeys.codec import data_converter
 from journeys.settings import Settings
+from journeys.telemetry import build_runtime, metric_meter
+from journeys.tracing import API_SERVICE, temporal_interceptors
 from services.engine_control import EnrollmentControl
 from services.temporal import EnrollmentGateway, TemporalConnection
 from store.db import create_engine, create_session_factory
@@ -25,12 +28,18 @@ class AppResources:
     verifier: TokenVerifier
     control: EnrollmentControl
     limiter: TenantRateLimiter
+    metrics: ApiMetrics = field(default_factory=ApiMetrics.noop)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, database_url: str, jwt_secret: str | None) -> AppResources:
         engine = create_engine(database_url, pool_size=settings.database_pool_size)
+        runtime = build_runtime(settings, "api")
         temporal = TemporalConnection(
-            settings.temporal_address, settings.temporal_namespace, data_converter=data_converter(settings)
+            settings.temporal_address,
+            settings.temporal_namespace,
+            data_converter=data_converter(settings),
+            runtime=runtime,
+            interceptors=temporal_interceptors(settings, API_SERVICE),
         )
         gateway = EnrollmentGateway(temporal, settings.temporal_task_queue, settings.temporal_ui_url)
         return cls(
@@ -41,6 +50,7 @@ class AppResources:
             gateway=gateway,
             control=gateway,
             limiter=TenantRateLimiter.from_settings(settings),
+            metrics=ApiMetrics(metric_meter(runtime)),
             verifier=TokenVerifier(
                 jwt_secret,
                 settings.jwt_audience,

@@ -18,6 +18,9 @@ MAX_NODES = 200
 MAX_EDGES = 4 * MAX_NODES
 MAX_NAME_LENGTH = 200
 MAX_CONFIG_BYTES = 16_384
+# All node configs together: the definition travels in every enrollment's workflow input (and again
+# at each continue-as-new), which must stay well under Temporal's 2 MB payload limit.
+MAX_TOTAL_CONFIG_BYTES = 262_144
 
 Channel = Literal["EMAIL", "SMS", "PUSH", "WEBHOOK", "IN_APP"]
 TriggerType = Literal["EVENT", "AUDIENCE", "MANUAL", "SCHEDULE"]
@@ -275,16 +278,32 @@ class JourneyDefinition(WireModel):
     goal: GoalConfig | None = None
     exit_criteria: ExitCriteria | None = None
 
-    @field_validator("nodes")
-    @classmethod
-    def _bounded_configs(cls, nodes: list[Node]) -> list[Node]:
-        for node in nodes:
+    def size_issues(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(location under the body, message) for each config over its limit, and for the total.
+
+        Checked where a draft is saved (services.journeys) rather than in a validator, so every way
+        of editing a graph (create, canvas, steps) answers a 422 naming the node, never a 500.
+        """
+        issues: list[tuple[tuple[str | int, ...], str]] = []
+        total = 0
+        for index, node in enumerate(self.nodes):
             size = len(node.config.model_dump_json())
+            total += size
             if size > MAX_CONFIG_BYTES:
-                raise ValueError(
-                    f"config of node {node.id!r} is {size} bytes; the limit is {MAX_CONFIG_BYTES}"
+                issues.append(
+                    (
+                        ("nodes", index, "config"),
+                        f"config of node {node.id!r} is {size} bytes; the limit is {MAX_CONFIG_BYTES}",
+                    )
                 )
-        return nodes
+        if total > MAX_TOTAL_CONFIG_BYTES:
+            issues.append(
+                (
+                    ("nodes",),
+                    f"node configs total {total} bytes; the limit for a journey is {MAX_TOTAL_CONFIG_BYTES}",
+                )
+            )
+        return issues
 
     def node(self, node_id: str) -> Node:
         for node in self.nodes:

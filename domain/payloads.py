@@ -167,6 +167,10 @@ class JourneyControlInput(WireModel):
     tenant_id: str
     journey_id: str
     instruction: ControlInstruction
+    page_size: int = Field(default=500, ge=1, le=1000)
+    # Where a continued run picks up (continue-as-new keeps a long journey's history short).
+    after_enrollment_id: str | None = None
+    signalled: int = 0
 
 
 class SignalBatchRequest(WireModel):

@@ -36,33 +36,47 @@ def api(
 
     from api.app import create_app
     from api.resources import AppResources
+    from journeys.logs import configure_logging, uvicorn_log_options
     from journeys.runtime import database_url, jwt_secret
+    from journeys.tracing import API_SERVICE, configure_tracing
+    from journeys.tracing import shutdown as shutdown_tracing
 
     settings = get_settings()
+    configure_logging(settings)
+    configure_tracing(settings, API_SERVICE)
     resources = AppResources.from_settings(
         settings,
         database_url=database_url(settings),
         jwt_secret=jwt_secret(settings) if settings.jwt_algorithm == "HS256" else None,
     )
     application = create_app(resources, close_resources_on_shutdown=True)
-    uvicorn.run(
-        application,
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_level="info",
-        proxy_headers=False,
-    )
+    try:
+        uvicorn.run(
+            application,
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            proxy_headers=False,
+            **uvicorn_log_options(),  # uvicorn's lines go through our handler; no access log of its own
+        )
+    finally:
+        shutdown_tracing()  # export the spans still buffered
 
 
 @app.command()
 def worker() -> None:
     """Run the Temporal worker (same as `python worker.py`)."""
-    import logging
-
+    from journeys.logs import configure_logging
+    from journeys.tracing import WORKER_SERVICE, configure_tracing
+    from journeys.tracing import shutdown as shutdown_tracing
     from worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(get_settings()))
+    settings = get_settings()
+    configure_logging(settings)
+    configure_tracing(settings, WORKER_SERVICE)
+    try:
+        asyncio.run(run_worker(settings))
+    finally:
+        shutdown_tracing()  # export the spans still buffered
 
 
 @app.command("codec-server")
@@ -175,6 +189,17 @@ def bench_analytics(
 
     out = Console()
     print_analytics(asyncio.run(run_analytics_bench(rows, out)), out)
+
+
+@bench_app.command("sandbox")
+def bench_sandbox(
+    n: Annotated[int, typer.Option("--n", min=10, help="Replayed starts per runner")] = 300,
+) -> None:
+    """The CPU cost of starting an enrollment in the worker's sandbox, with and without passthrough."""
+    from bench.sandbox import print_sandbox, run_sandbox_bench
+
+    out = Console()
+    print_sandbox(asyncio.run(run_sandbox_bench(n, out)), out)
 
 
 def main() -> None:

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
 
     # --- Worker tuning (worker.py; sizing guidance in the README's operations guide) ---
     worker_max_cached_workflows: int = Field(
-        default=2000,
+        default=1000,
         ge=0,
         description="Enrollments kept in memory between tasks (about 25 KiB each); past it, they replay.",
     )

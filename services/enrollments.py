@@ -65,6 +65,11 @@ class EnrollmentService:
 
         previous = await self._enrollments.latest_for_customer(tenant_id, journey_id, customer_id)
         if previous is not None and previous.status == "ACTIVE":
+            # Re-issued start (a retry, or a workflow lost with a restored Temporal database): the
+            # enrollment keeps the version it entered on, even after a newer one was published.
+            if previous.version != version.version:
+                entered = await self._journeys.version(tenant_id, journey_id, previous.version)
+                definition = JourneyDefinition.model_validate(entered.definition)
             self._start_after_commit(previous, journey.name, definition, trigger_event)
             return EntryOutcome(previous, created=False)
         if previous is not None:

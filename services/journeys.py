@@ -6,6 +6,7 @@ Edits to a published journey change the draft, and the next publish makes versio
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from store.rows import JourneyRow, JourneyVersionRow
 # Metadata a PATCH may change; definition parts (settings, goal, exit criteria) go to the draft.
 METADATA_FIELDS = frozenset({"name", "description", "site_id"})
 DEFINITION_FIELDS = frozenset({"settings", "goal", "exit_criteria"})
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ class JourneyService:
     # ---- authoring ----------------------------------------------------------------------------
 
     async def create(self, tenant_id: str, new: NewJourney) -> JourneyRow:
+        _check_size(new.definition)
         now = datetime.now(UTC)
         row = JourneyRow(
             id=uuid.uuid4(),
@@ -325,14 +329,28 @@ class JourneyService:
 
     @staticmethod
     def _store_draft(row: JourneyRow, definition: JourneyDefinition) -> None:
+        _check_size(definition)
         row.draft = definition.model_dump(mode="json")
         row.trigger_type = _trigger_type(definition)
 
-    @staticmethod
-    def _set_status(row: JourneyRow, action: LifecycleAction, now: datetime) -> None:
-        row.status = RESULTING_STATUS[action]
+    def _set_status(self, row: JourneyRow, action: LifecycleAction, now: datetime) -> None:
+        previous, row.status = row.status, RESULTING_STATUS[action]
         row.status_changed_at = now
         row.updated_at = now
+        tenant_id, journey_id, status, version = row.tenant_id, str(row.id), row.status, row.version
+
+        async def announce() -> None:  # once it is committed: the line never reports a rolled-back change
+            logger.info(
+                "journey %s: %s -> %s (%s, version %d)",
+                journey_id,
+                previous,
+                status,
+                action,
+                version,
+                extra={"tenant_id": tenant_id, "journey_id": journey_id},
+            )
+
+        self._uow.after_commit(announce)
 
 
 def _repoint(definition: JourneyDefinition, changes: list[DestinationChange]) -> JourneyDefinition:
@@ -349,3 +367,9 @@ def _repoint(definition: JourneyDefinition, changes: list[DestinationChange]) ->
             node = node.model_copy(update={"config": node.config.model_copy(update=update)})
         nodes.append(node)
     return definition.model_copy(update={"nodes": nodes})
+
+
+def _check_size(definition: JourneyDefinition) -> None:
+    issues = definition.size_issues()
+    if issues:
+        raise InvalidInputError([FieldIssue(("body", *loc), message) for loc, message in issues])

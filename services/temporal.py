@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -38,6 +39,8 @@ JOURNEY_ID = SearchAttributeKey.for_keyword("JourneyId")
 JOURNEY_VERSION = SearchAttributeKey.for_int("JourneyVersion")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
+
+logger = logging.getLogger(__name__)
 
 
 async def connect_client(
@@ -157,6 +160,16 @@ class EnrollmentGateway:
             return
         except RPCError as exc:
             raise DependencyUnavailableError("temporal", f"could not start the enrollment: {exc}") from exc
+        logger.info(
+            "enrollment started: workflow %s (journey version %d)",
+            workflow_id,
+            payload.version,
+            extra={
+                "tenant_id": payload.tenant_id,
+                "journey_id": payload.journey_id,
+                "enrollment_id": payload.enrollment_id,
+            },
+        )
 
     async def live_state(self, workflow_id: str) -> EnrollmentStateView | None:
         """The running workflow's own view, or None when it is closed or unreachable."""

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 import httpx
@@ -153,6 +153,13 @@ def settings(database_url: str, smtp_sink: SmtpSink) -> Settings:
         smtp_port=smtp_sink.port,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:12]}",
     )
+
+
+@pytest.fixture
+def worker_log() -> Iterator[IO[bytes]]:
+    """Where the worker processes write; kept only while the test runs."""
+    with tempfile.TemporaryFile(prefix="journeys-worker-") as log:
+        yield log
 
 
 RunWorker = Callable[[Client], AbstractAsyncContextManager[Worker]]

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from temporalio.client import Client, WorkflowHandle
 
 from domain.ids import enrollment_workflow_id
 from domain.payloads import EnrollmentStateView
+from journeys.devstack import SmtpSink
+from journeys.settings import Settings
 
 TENANT = "acme"  # the tenant of `api_client_for`'s default token
 TRIGGER = {"id": "start", "type": "TRIGGER"}
@@ -67,3 +72,46 @@ async def awaiting(handle: WorkflowHandle[Any, Any], what: str) -> None:
             return False
 
     await eventually(check)
+
+
+def worker_environment(
+    database_url: str, temporal_address: str, settings: Settings, smtp_sink: SmtpSink, **extra: str
+) -> dict[str, str]:
+    """The environment of a worker process serving the test's task queue."""
+    return {
+        **os.environ,
+        "JOURNEYS_DATABASE_URL": database_url,
+        "JOURNEYS_TEMPORAL_ADDRESS": temporal_address,
+        "JOURNEYS_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "JOURNEYS_SMTP_HOST": "127.0.0.1",
+        "JOURNEYS_SMTP_PORT": str(smtp_sink.port),
+        "JOURNEYS_DEV_MODE": "true",
+        **extra,
+    }
+
+
+class WorkerProcess:
+    """`python -m journeys worker`, as production runs it, with its output in a log file."""
+
+    def __init__(self, env: dict[str, str], log: IO[bytes]) -> None:
+        self._env = env
+        self._log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "journeys", "worker"],
+            env=self._env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: no graceful shutdown, in-flight work is simply gone
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)

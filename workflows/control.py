@@ -20,16 +20,23 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SIGNAL_ENROLLMENTS = "signal_enrollments"
-PAGE_SIZE = 500
+# Patch: a run whose history Temporal suggests continuing continues as new between pages (carrying
+# the cursor and the count), so a journey with millions of enrollments stays under the history limit.
+CONTINUE_AS_NEW_PATCH = "control-continue-as-new-v1"
 
 
 @workflow.defn(name=JOURNEY_CONTROL_WORKFLOW)
 class JourneyControlWorkflow:
     @workflow.run
     async def run(self, input: JourneyControlInput) -> int:
-        signalled: int = 0
-        cursor: str | None = None
+        signalled = input.signalled
+        cursor = input.after_enrollment_id
         while True:
+            # Asked only when suggested, so runs that never grow that long record no marker.
+            if workflow.info().is_continue_as_new_suggested() and workflow.patched(CONTINUE_AS_NEW_PATCH):
+                workflow.continue_as_new(
+                    input.model_copy(update={"after_enrollment_id": cursor, "signalled": signalled})
+                )
             workflow.set_current_details(f"{input.instruction}: {signalled} enrollments signalled")
             result = await workflow.execute_activity(
                 SIGNAL_ENROLLMENTS,
@@ -38,7 +45,7 @@ class JourneyControlWorkflow:
                     journey_id=input.journey_id,
                     instruction=input.instruction,
                     after_enrollment_id=cursor,
-                    batch_size=PAGE_SIZE,
+                    batch_size=input.page_size,
                 ),
                 result_type=SignalBatchResult,
                 start_to_close_timeout=timedelta(minutes=2),
@@ -47,6 +54,6 @@ class JourneyControlWorkflow:
                 summary=f"{input.instruction} page after {cursor or 'start'}",
             )
             signalled += int(result.signalled)
-            if result.last_enrollment_id is None or result.signalled < PAGE_SIZE:
+            if result.last_enrollment_id is None or result.signalled < input.page_size:
                 return signalled
             cursor = result.last_enrollment_id

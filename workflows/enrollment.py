@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         initial_state,
         step,
     )
+    from domain.metrics import ENROLLMENTS_ENDED, ENROLLMENTS_STARTED, STEPS
     from domain.payloads import (
         ENROLLMENT_WORKFLOW,
         SIGNAL_EVENT,
@@ -112,17 +113,19 @@ class EnrollmentWorkflow:
     def event(self, signal: EventSignal) -> None:
         self._signals.append((SIGNAL_EVENT, signal.event, None))
 
+    # Control signals take an optional ControlSignal: an operator's bare `temporal workflow signal
+    # --name pause` (no input) must not fail the workflow task over a missing argument.
     @workflow.signal(name=SIGNAL_PAUSE)
-    def pause(self, signal: ControlSignal) -> None:
-        self._signals.append((SIGNAL_PAUSE, None, signal.reason))
+    def pause(self, signal: ControlSignal | None = None) -> None:
+        self._signals.append((SIGNAL_PAUSE, None, signal.reason if signal is not None else None))
 
     @workflow.signal(name=SIGNAL_RESUME)
-    def resume(self, signal: ControlSignal) -> None:
-        self._signals.append((SIGNAL_RESUME, None, signal.reason))
+    def resume(self, signal: ControlSignal | None = None) -> None:
+        self._signals.append((SIGNAL_RESUME, None, signal.reason if signal is not None else None))
 
     @workflow.signal(name=SIGNAL_EXIT)
-    def exit(self, signal: ControlSignal) -> None:
-        self._signals.append((SIGNAL_EXIT, None, signal.reason))
+    def exit(self, signal: ControlSignal | None = None) -> None:
+        self._signals.append((SIGNAL_EXIT, None, signal.reason if signal is not None else None))
 
     @workflow.query(name="state")
     def state(self) -> EnrollmentStateView:
@@ -147,8 +150,12 @@ class EnrollmentWorkflow:
     @workflow.run
     async def run(self, input: EnrollmentInput) -> EnrollmentResult:
         definition = input.definition
+        # The meter records nothing while replaying, so a counted transition is counted once.
+        meter = workflow.metric_meter()
+        steps = meter.create_counter(STEPS, "Steps finished, by node type and status")
         first: AnyInput
         if input.state is None:
+            meter.create_counter(ENROLLMENTS_STARTED, "Enrollments started").add(1)
             first = Started(now=workflow.now(), trigger_event=input.trigger_event)
         else:
             first = Resumed(now=workflow.now())
@@ -158,7 +165,12 @@ class EnrollmentWorkflow:
             for command in commands:
                 if isinstance(command, RecordStep):
                     self._pending.append(command.record)
+                    if command.record.completed_at is not None:
+                        steps.add(1, {"node_type": command.record.node_type, "status": command.record.status})
                 elif isinstance(command, Finish):
+                    meter.create_counter(ENROLLMENTS_ENDED, "Enrollments ended, by status").add(
+                        1, {"status": command.status}
+                    )
                     workflow.set_current_details(f"**{command.status}**" + _reason(command.reason))
                     await self._write_progress(final=True)
                     return EnrollmentResult(

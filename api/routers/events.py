@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
@@ -68,7 +69,10 @@ async def limit_batch(request: Request) -> None:
 )
 async def post_event(body: EventIn, uow: Uow, res: Resources, principal: AddEvents) -> EventOut:
     """Store the event, update the profile (identify), enter matching journeys, signal running ones."""
-    [outcome] = await IngestionService(uow, res.gateway).ingest(principal.tenant_id, [body.to_incoming()])
+    events = [body.to_incoming()]
+    started = time.perf_counter()
+    [outcome] = await IngestionService(uow, res.gateway).ingest(principal.tenant_id, events)
+    res.metrics.ingested(events, [outcome], time.perf_counter() - started, batch=False)
     return EventOut.build(outcome)
 
 
@@ -81,9 +85,10 @@ async def post_event(body: EventIn, uow: Uow, res: Resources, principal: AddEven
 )
 async def post_batch(body: EventBatchIn, uow: Uow, res: Resources, principal: AddEvents) -> EventBatchOut:
     """Up to 500 events in order, in one transaction; each result as for a single event."""
-    outcomes = await IngestionService(uow, res.gateway).ingest(
-        principal.tenant_id, [event.to_incoming() for event in body.batch]
-    )
+    events = [event.to_incoming() for event in body.batch]
+    started = time.perf_counter()
+    outcomes = await IngestionService(uow, res.gateway).ingest(principal.tenant_id, events)
+    res.metrics.ingested(events, outcomes, time.perf_counter() - started, batch=True)
     duplicates = sum(1 for o in outcomes if o.duplicate)
     return EventBatchOut(
         results=[EventOut.build(o) for o in outcomes],

@@ -4,12 +4,7 @@ duplicate delivery carries the Message-ID of the first, so the receiver can reco
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import IO, Any
 
 import httpx
@@ -19,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from journeys.devstack import SmtpSink
 from journeys.settings import Settings
 from tests.conftest import ApiClientFor
+from tests.support import WorkerProcess, worker_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -43,40 +39,6 @@ JOURNEY = {
 }
 
 
-class WorkerProcess:
-    """`python -m journeys worker`, as production runs it, with its output in a log file."""
-
-    def __init__(self, env: dict[str, str], log: IO[bytes]) -> None:
-        self._env = env
-        self._log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "journeys", "worker"],
-            env=self._env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()  # SIGKILL: no graceful shutdown, in-flight work is simply gone
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
-
-
-@pytest.fixture
-def worker_log() -> Iterator[IO[bytes]]:
-    """Where the worker processes write; kept only while the test runs."""
-    with tempfile.TemporaryFile(prefix="journeys-worker-") as log:
-        yield log
-
-
 async def bounded(calls: list[Any], limit: int = 20) -> list[httpx.Response]:
     gate = asyncio.Semaphore(limit)
 
@@ -96,15 +58,9 @@ async def test_killing_the_worker_loses_no_enrollment_and_no_message(
     smtp_sink: SmtpSink,
     worker_log: IO[bytes],
 ) -> None:
-    env = {
-        **os.environ,
-        "JOURNEYS_DATABASE_URL": database_url,
-        "JOURNEYS_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "JOURNEYS_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "JOURNEYS_SMTP_HOST": "127.0.0.1",
-        "JOURNEYS_SMTP_PORT": str(smtp_sink.port),
-        "JOURNEYS_DEV_MODE": "true",
-    }
+    env = worker_environment(
+        database_url, dev_env.client.service_client.config.target_host, settings, smtp_sink
+    )
     worker = WorkerProcess(env, worker_log)
     try:
         async with api_client_for(dev_env.client) as http:

@@ -7,6 +7,9 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from domain.events import EventRecord
@@ -14,7 +17,19 @@ from domain.payloads import EventSignal
 from journeys.devstack import SmtpSink
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.integration.test_enrollment_workflow import save_history
-from tests.support import END, MAIL, TENANT, TRIGGER, awaiting, chain, enroll, eventually, handle_of, publish
+from tests.support import (
+    END,
+    MAIL,
+    TENANT,
+    TRIGGER,
+    awaiting,
+    chain,
+    enroll,
+    eventually,
+    handle_of,
+    live,
+    publish,
+)
 
 
 def send(node_id: str) -> dict[str, Any]:
@@ -286,6 +301,69 @@ async def test_reentry_off_and_on_under_20_concurrent_entries(
         assert second.status_code == 201 and second.json()["entryNumber"] == 2
         # Leave nothing running: a workflow stranded on this test's task queue stalls the shared clock.
         await result_skipping_time(time_skipping_env, handle_of(client, again, "racer", entry=2))
+
+
+async def test_a_reissued_start_keeps_the_version_the_enrollment_entered_on(
+    api_client_for: ApiClientFor, dev_env: WorkflowEnvironment, run_worker: RunWorker
+) -> None:
+    """A workflow lost while its row is ACTIVE (e.g. Temporal restored from an older backup) is
+    started again by a repeated entry: on version 1, although version 2 is live by then."""
+    client = dev_env.client
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, chain(TRIGGER, wait("first", "1 hour"), END))
+        await enroll(http, journey_id, "lost")
+        handle = handle_of(client, journey_id, "lost")
+        await awaiting(handle, "time")
+        await client.workflow_service.delete_workflow_execution(
+            DeleteWorkflowExecutionRequest(
+                namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=handle.id)
+            )
+        )
+
+        async def gone() -> bool:
+            try:
+                await handle.describe()
+            except RPCError as exc:
+                return exc.status == RPCStatusCode.NOT_FOUND
+            return False
+
+        await eventually(gone)
+        second = chain(TRIGGER, wait("second", "1 hour"), END)
+        canvas = await http.put(
+            f"/v1/journeys/{journey_id}/canvas", json={"nodes": second["nodes"], "edges": second["edges"]}
+        )
+        assert canvas.status_code == 200, canvas.text
+        republished = await http.post(f"/v1/journeys/{journey_id}/publish")
+        assert republished.json()["version"] == 2
+
+        again = await http.post(f"/v1/journeys/{journey_id}/enrollments", json={"customerId": "lost"})
+        assert again.status_code == 200 and again.json()["version"] == 1
+        restarted = handle_of(client, journey_id, "lost")
+        await awaiting(restarted, "time")
+        state = await live(restarted)
+        assert (state.version, state.current_node_id) == (1, "first")
+        await restarted.terminate(reason="done")
+
+
+async def test_control_signals_without_input_from_an_operator(
+    api_client_for: ApiClientFor, dev_env: WorkflowEnvironment, run_worker: RunWorker
+) -> None:
+    """`temporal workflow signal --name pause` with no --input: held, then exited, nothing stuck."""
+    client = dev_env.client
+    async with api_client_for(client) as http, run_worker(client):
+        journey_id = await publish(http, chain(TRIGGER, wait("nap", "1 hour"), END))
+        await enroll(http, journey_id, "bare")
+        handle = handle_of(client, journey_id, "bare")
+        await awaiting(handle, "time")
+        await handle.signal("pause")
+
+        async def held() -> bool:
+            return (await live(handle)).paused
+
+        await eventually(held)  # the wait in progress runs out first, then it holds
+        await handle.signal("exit")
+        result = await handle.result()
+        assert (result["status"], result["reason"]) == ("EXITED", "exited")
 
 
 EVERY_NODE_TYPE = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -89,6 +90,40 @@ async def test_wait_and_timeout_over_366_days_are_422() -> None:
     with pytest.raises(ValidationError, match="366 days"):
         WaitForEventConfig.model_validate({"event": "x", "timeout": "P400D"})
     assert WaitConfig.model_validate({"duration": "366 days"}).duration == "366 days"
+
+
+async def test_a_journey_whose_configs_total_over_256_kib_is_422(api_client_for: ApiClientFor) -> None:
+    """Each node within its 16 KB, but together past what a workflow input should carry."""
+    sends = [
+        {"id": f"s{i}", "type": "SEND", "config": {"channel": "EMAIL", "subject": "x", "body": "b" * 15_000}}
+        for i in range(18)
+    ]
+    nodes = [{"id": "start", "type": "TRIGGER"}, *sends, {"id": "end", "type": "EXIT"}]
+    edges = [{"sourceNodeId": a["id"], "targetNodeId": b["id"]} for a, b in itertools.pairwise(nodes)]
+    async with api_client_for(None) as http:
+        fits = await http.post("/v1/journeys", json={"name": "Fits", "nodes": nodes[:10] + nodes[-1:]})
+        assert fits.status_code == 201, fits.text
+        refused = await http.post("/v1/journeys", json={"name": "Big", "nodes": nodes, "edges": edges})
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith(PROBLEM)
+    assert "the limit for a journey is 262144" in refused.text
+    assert "nodes" in str(refused.json()["errors"][0]["loc"])
+
+
+async def test_a_node_config_over_16_kb_is_422_naming_the_node_however_the_graph_is_sent(
+    api_client_for: ApiClientFor,
+) -> None:
+    big = {"id": "big", "type": "SEND", "config": {"channel": "EMAIL", "subject": "x", "body": "b" * 17_000}}
+    graph = {"nodes": [{"id": "start", "type": "TRIGGER"}, big], "edges": []}
+    async with api_client_for(None) as http:
+        created = await http.post("/v1/journeys", json={"name": "Big node", **graph})
+        journey_id = (await http.post("/v1/journeys", json={"name": "Small"})).json()["id"]
+        canvas = await http.put(f"/v1/journeys/{journey_id}/canvas", json=graph)
+    for refused in (created, canvas):
+        assert refused.status_code == 422, refused.text
+        [issue] = refused.json()["errors"]
+        assert issue["loc"] == ["body", "nodes", 1, "config"]
+        assert "config of node 'big'" in issue["msg"]
 
 
 async def test_template_over_64_kb_is_422(api_client_for: ApiClientFor) -> None:

@@ -249,6 +249,32 @@ def test_prometheus_is_optional() -> None:
                 assert (ROOT / source).is_file(), source
 
 
+def test_api_and_workers_serve_metrics_that_prometheus_scrapes() -> None:
+    services = _services()
+    ports = {}
+    for name in ("api", "worker"):
+        address = str(_env(services[name])["JOURNEYS_METRICS_ADDRESS"])
+        host, _, port = address.rpartition(":")
+        assert host == "0.0.0.0", f"{name} must serve metrics to other containers"
+        ports[name] = int(port)
+    assert "JOURNEYS_METRICS_ADDRESS" not in _env(services["migrate"])
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    targets = {t for job in jobs.values() for c in job.get("static_configs", []) for t in c["targets"]}
+    assert f"api:{ports['api']}" in targets
+    assert "temporal:9090" in targets
+    # Every worker replica: Docker's DNS answers the service name with one address per container.
+    discovered = [c for job in jobs.values() for c in job.get("dns_sd_configs", [])]
+    assert any(c["names"] == ["worker"] and c["port"] == ports["worker"] for c in discovered)
+
+
+def test_logs_are_json_and_tracing_is_opt_in() -> None:
+    for name, svc in _app_services().items():
+        env = _env(svc)
+        assert env["JOURNEYS_LOG_FORMAT"] == "json", name
+        assert env.get("JOURNEYS_OTLP_ENDPOINT") is None, "passed through only when the operator sets it"
+
+
 def test_mounted_config_files_exist() -> None:
     for svc in _services().values():
         for volume in svc.get("volumes", []):

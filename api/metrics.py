@@ -1,0 +1,85 @@
+"""The API's own metrics: every request by route template and status, and event ingestion.
+
+Recorded through the process's Temporal runtime meter (journeys/telemetry.py), so they are served by
+the same Prometheus endpoint as the SDK's client metrics. Routes are labelled by their template
+(`/v1/journeys/{journeyId}`), never by the raw path, to keep the label set bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.common import MetricCounter, MetricHistogramFloat, MetricMeter
+
+from domain.metrics import EVENT_INGEST_DURATION, EVENTS_INGESTED, HTTP_REQUEST_DURATION, HTTP_REQUESTS
+from services.ingestion import EventOutcome, IncomingEvent
+
+UNMATCHED_ROUTE = "unmatched"
+
+
+class ApiMetrics:
+    def __init__(self, meter: MetricMeter) -> None:
+        self.requests: MetricCounter = meter.create_counter(HTTP_REQUESTS, "HTTP requests answered")
+        self.request_duration: MetricHistogramFloat = meter.create_histogram_float(
+            HTTP_REQUEST_DURATION, "Time to answer an HTTP request", "s"
+        )
+        self.events: MetricCounter = meter.create_counter(
+            EVENTS_INGESTED, "Events ingested, by type and outcome (accepted or duplicate)"
+        )
+        self.ingest_duration: MetricHistogramFloat = meter.create_histogram_float(
+            EVENT_INGEST_DURATION,
+            "Time to ingest one request's events (store, profile, entries, signals)",
+            "s",
+        )
+
+    @classmethod
+    def noop(cls) -> ApiMetrics:
+        return cls(MetricMeter.noop)
+
+    def ingested(
+        self,
+        events: Sequence[IncomingEvent],
+        outcomes: Sequence[EventOutcome],
+        seconds: float,
+        *,
+        batch: bool,
+    ) -> None:
+        for event, outcome in zip(events, outcomes, strict=True):
+            self.events.add(
+                1, {"type": event.type, "outcome": "duplicate" if outcome.duplicate else "accepted"}
+            )
+        self.ingest_duration.record(seconds, {"request": "batch" if batch else "single"})
+
+
+class HttpMetrics:
+    """ASGI middleware counting and timing every HTTP response by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            method = str(scope.get("method", "")).upper()
+            self.metrics.requests.add(1, {"method": method, "route": template, "status": str(status)})
+            self.metrics.request_duration.record(
+                time.perf_counter() - started, {"method": method, "route": template}
+            )
