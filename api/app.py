@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from api.audit import AuditLog
 from api.deps import document_scopes
 from api.limits import BodySizeLimit
-from api.metrics import HttpMetrics
 from api.problems import install_problem_handlers
 from api.request_context import RequestContext
 from api.resources import AppResources
@@ -51,9 +50,9 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     app.state.resources = resources
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=resources.settings.max_body_bytes)
-    app.add_middleware(RequestContext)  # inside AuditLog, which sets the request id it logs with
-    app.add_middleware(AuditLog)  # sees every response status, and the 413s too
-    app.add_middleware(HttpMetrics, metrics=resources.metrics)  # outermost: times everything
+    # Inside AuditLog, which sets the request id it logs with; outside the body limit, so 413s count.
+    app.add_middleware(RequestContext, metrics=resources.metrics)
+    app.add_middleware(AuditLog)  # outermost: sees every response status, and the 413s too
     for module in (
         health,
         journeys,

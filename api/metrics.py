@@ -1,4 +1,5 @@
-"""The API's own metrics: every request by route template and status, and event ingestion.
+"""The API's own metrics: every request by route template and status (recorded by the
+RequestContext middleware, with the access log line), and event ingestion.
 
 Recorded through the process's Temporal runtime meter (journeys/telemetry.py), so they are served by
 the same Prometheus endpoint as the SDK's client metrics. Routes are labelled by their template
@@ -7,10 +8,8 @@ the same Prometheus endpoint as the SDK's client metrics. Routes are labelled by
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.common import MetricCounter, MetricHistogramFloat, MetricMeter
 
 from domain.metrics import EVENT_INGEST_DURATION, EVENTS_INGESTED, HTTP_REQUEST_DURATION, HTTP_REQUESTS
@@ -52,34 +51,7 @@ class ApiMetrics:
             )
         self.ingest_duration.record(seconds, {"request": "batch" if batch else "single"})
 
-
-class HttpMetrics:
-    """ASGI middleware counting and timing every HTTP response by method, route template and status."""
-
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED_ROUTE
-            method = str(scope.get("method", "")).upper()
-            self.metrics.requests.add(1, {"method": method, "route": template, "status": str(status)})
-            self.metrics.request_duration.record(
-                time.perf_counter() - started, {"method": method, "route": template}
-            )
+    def request_served(self, method: str, route: str | None, status: int, seconds: float) -> None:
+        template = route or UNMATCHED_ROUTE
+        self.requests.add(1, {"method": method, "route": template, "status": str(status)})
+        self.request_duration.record(seconds, {"method": method, "route": template})

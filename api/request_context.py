@@ -4,7 +4,7 @@ Every line logged while a request is served carries its request_id (the id Audit
 `X-Request-Id` or made, and echoes back), and, once the caller is authenticated, its tenant_id and the
 journey_id / enrollment_id the path names (`bind_caller`, called by the `caller` dependency). When the
 response is done, one access line: method, PII-safe path, route, status, duration_ms (/health only at
-DEBUG, so probes do not drown the log).
+DEBUG, so probes do not drown the log), and the same request counted and timed in the metrics.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.metrics import ApiMetrics
 from journeys.logs import as_uuid, bind, log_context, safe_path
 
 access_logger = logging.getLogger("journeys.access")
@@ -36,8 +37,9 @@ def bind_caller(tenant_id: str, path_params: Mapping[str, Any]) -> None:
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +59,10 @@ class RequestContext:
             try:
                 await self.app(scope, receive, sending)
             finally:
-                self._log(scope, status, (time.perf_counter() - started) * 1000)
+                seconds = time.perf_counter() - started
+                self._log(scope, status, seconds * 1000)
+                route = getattr(scope.get("route"), "path", None)
+                self.metrics.request_served(str(scope.get("method", "")), route, status, seconds)
 
     @staticmethod
     def _log(scope: Scope, status: int, duration_ms: float) -> None:
