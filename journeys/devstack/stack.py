@@ -133,10 +133,15 @@ def _run(settings: Settings, console: Console, stack: ExitStack, signals: _StopO
         _Child("api", logs_dir / "api.log"),
         _Child("codec-server", logs_dir / "codec-server.log"),
     ]
+    metrics = _metrics_addresses(settings.metrics_address)
     for child in children:
         stack.callback(_stop_quietly, console, child.name, child.stop)
         with _step(console, f"{child.name} process") as step:
-            child.start(child_env)
+            env = dict(child_env)
+            env.pop("JOURNEYS_METRICS_ADDRESS", None)
+            if child.name in metrics:
+                env["JOURNEYS_METRICS_ADDRESS"] = metrics[child.name]
+            child.start(env)
             step.detail = f"pid {child.pid}, log {child.log_file}"
 
     api_base = f"http://{_connectable(settings.api_host)}:{settings.api_port}"
@@ -152,8 +157,18 @@ def _run(settings: Settings, console: Console, stack: ExitStack, signals: _StopO
         logs_dir=logs_dir,
         database_url=database_url if embedded_database else None,
         token=token,
+        metrics=metrics,
     )
     return _supervise(console, children, temporal)
+
+
+def _metrics_addresses(address: str | None) -> dict[str, str]:
+    """JOURNEYS_METRICS_ADDRESS set for `journeys dev`: the API serves it, the worker the next port
+    (two processes cannot bind one address)."""
+    if not address:
+        return {}
+    host, _, port = address.rpartition(":")
+    return {"api": address, "worker": f"{host}:{int(port) + 1}"}
 
 
 def _check_ports(settings: Settings) -> None:
@@ -372,6 +387,7 @@ def _print_banner(
     logs_dir: Path,
     database_url: str | None,
     token: str,
+    metrics: dict[str, str],
 ) -> None:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
@@ -384,6 +400,9 @@ def _print_banner(
     if database_url is not None:
         table.add_row("PostgreSQL", database_url)
     table.add_row("Logs", f"{logs_dir}/{{api,worker,codec-server,temporal}}.log")
+    for name, address in metrics.items():
+        host, _, port = address.rpartition(":")
+        table.add_row(f"Metrics ({name})", f"http://{_connectable(host)}:{port}/metrics")
     table.add_row("Dev token", f"tenant {DEV_TENANT!r}, all scopes, valid 30 days")
     console.print(Panel(table, title="journeys dev is up", border_style="green", expand=False))
     # Printed bare so it can be copied without box-drawing characters around it.

@@ -179,3 +179,10 @@ def test_temporal_binaries_are_installed() -> None:
     for path in (temporal_cli_path(), temporal_test_server_path()):
         mode = Path(path).stat().st_mode
         assert stat.S_ISREG(mode) and mode & stat.S_IXUSR
+
+
+def test_dev_stack_gives_api_and_worker_their_own_metrics_address() -> None:
+    from journeys.devstack.stack import _metrics_addresses
+
+    assert _metrics_addresses(None) == {}
+    assert _metrics_addresses("127.0.0.1:9464") == {"api": "127.0.0.1:9464", "worker": "127.0.0.1:9465"}
