@@ -13,6 +13,7 @@ so its hour bucket is stable. When an enrollment's version changes, its steps mo
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     and_,
     cast,
     false,
@@ -159,6 +161,10 @@ def _rollup_upsert(values: Any) -> Any:
             "duration_max_ms": func.greatest(StepRollupRow.duration_max_ms, excluded.duration_max_ms),
         },
     )
+
+
+# Built once: applied by every projection write (parameters per call, executemany for several cells).
+_ROLLUP_DELTA_UPSERT = _rollup_upsert(insert(typing.cast(Table, StepRollupRow.__table__)))
 
 
 # ---- time-zone buckets -------------------------------------------------------------------------------
@@ -342,7 +348,7 @@ class AnalyticsRepository:
             if not cell.is_noop()
         ]
         if values:
-            await self._session.execute(_rollup_upsert(values))
+            await self._session.execute(_ROLLUP_DELTA_UPSERT, values)
 
     # ---- journey analytics ----------------------------------------------------------------------
 

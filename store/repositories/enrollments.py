@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +13,41 @@ from domain.payloads import ProgressBatch
 from store.repositories.analytics import AnalyticsRepository, step_deltas
 from store.repositories.pagination import Page, PageRequest, paginate
 from store.rows import EnrollmentRow, EnrollmentStepRow
+
+_ENROLLMENTS = cast(Table, EnrollmentRow.__table__)
+_STEPS = cast(Table, EnrollmentStepRow.__table__)
+
+
+def _enrollment_upsert() -> Any:
+    statement = insert(_ENROLLMENTS)
+    mutable = (
+        "status",
+        "converted",
+        "current_step_id",
+        "waiting_until",
+        "completed_at",
+        "version",
+        "exit_reason",
+        "converted_at",
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_ENROLLMENTS.c.id],
+        set_={**{name: statement.excluded[name] for name in mutable}, "updated_at": func.now()},
+    )
+
+
+def _step_upsert() -> Any:
+    statement = insert(_STEPS)
+    return statement.on_conflict_do_update(
+        index_elements=[_STEPS.c.enrollment_id, _STEPS.c.node_id, _STEPS.c.visit],
+        set_={name: statement.excluded[name] for name in ("status", "branch", "detail", "completed_at")},
+    )
+
+
+# Built once, executed with parameters (one row, or executemany for steps): every projection write
+# runs on the hot path of every enrollment, and a statement rebuilt per call is compiled per call.
+_ENROLLMENT_UPSERT = _enrollment_upsert()
+_STEP_UPSERT = _step_upsert()
 
 
 class EnrollmentRepository:
@@ -127,23 +162,7 @@ class EnrollmentRepository:
             "exit_reason": snapshot.exit_reason,
             "converted_at": snapshot.converted_at,
         }
-        upsert = insert(EnrollmentRow).values(**values)
-        mutable = (
-            "status",
-            "converted",
-            "current_step_id",
-            "waiting_until",
-            "completed_at",
-            "version",
-            "exit_reason",
-            "converted_at",
-        )
-        await self._session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[EnrollmentRow.id],
-                set_={**{name: upsert.excluded[name] for name in mutable}, "updated_at": func.now()},
-            )
-        )
+        await self._session.execute(_ENROLLMENT_UPSERT, values)
         if previous_version is not None and previous_version != snapshot.version:
             await analytics.move_enrollment_version(
                 snapshot.tenant_id, journey_id, enrollment_id, previous_version, snapshot.version
@@ -170,20 +189,7 @@ class EnrollmentRepository:
             }
             for record in latest.values()
         ]
-        step_upsert = insert(EnrollmentStepRow).values(step_values)
-        await self._session.execute(
-            step_upsert.on_conflict_do_update(
-                index_elements=[
-                    EnrollmentStepRow.enrollment_id,
-                    EnrollmentStepRow.node_id,
-                    EnrollmentStepRow.visit,
-                ],
-                set_={
-                    name: step_upsert.excluded[name]
-                    for name in ("status", "branch", "detail", "completed_at")
-                },
-            )
-        )
+        await self._session.execute(_STEP_UPSERT, step_values)
         await analytics.apply_deltas(deltas)
 
     async def active_page(
