@@ -10,14 +10,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.payloads import JOURNEY_CONTROL_WORKFLOW, JourneyControlInput
-from journeys.devstack import SmtpSink, temporal_cli_path
+from journeys.devstack import SmtpSink
 from journeys.settings import Settings
-from services.temporal import CUSTOMER_ID, JOURNEY_ID, JOURNEY_VERSION, TENANT_ID
-from tests.conftest import ApiClientFor, RunWorker
+from tests.conftest import ApiClientFor, RunWorker, start_dev_server
 from tests.support import END, MAIL, TENANT, TRIGGER, awaiting, chain, enroll, eventually, handle_of, publish
 
 pytestmark = pytest.mark.e2e
@@ -27,15 +25,8 @@ SUGGEST_AFTER_EVENTS = 12
 
 @pytest_asyncio.fixture(scope="module")
 async def short_history_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(),
-        data_converter=pydantic_data_converter,
-        search_attributes=[TENANT_ID, JOURNEY_ID, JOURNEY_VERSION, CUSTOMER_ID],
-        dev_server_extra_args=[
-            "--ui-disable-news-fetch",
-            "--dynamic-config-value",
-            f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER_EVENTS}",
-        ],
+    env = await start_dev_server(
+        "--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER_EVENTS}"
     )
     yield env
     await env.shutdown()
