@@ -12,11 +12,14 @@ from domain.definition import ExitCriteria, GoalConfig
 from domain.rules import Rule, evaluate_rules, lookup
 from domain.wire import WireModel
 
-EventType = Literal["track", "identify", "page"]
+EventType = Literal["track", "identify", "page", "screen", "group", "alias"]
+# Calls other than track answer to triggers, waits and goals by their type (`page`, `identify`, …).
+NAMED_BY_TYPE: frozenset[str] = frozenset({"page", "identify", "screen", "group", "alias"})
 
 
 class EventRecord(WireModel):
-    """One customer event (Segment-style track, identify or page), as delivered to an enrollment."""
+    """One customer event (a Segment-spec call: track, identify, page, screen, group, alias), as
+    delivered to an enrollment."""
 
     id: str = Field(min_length=1, max_length=200, description="messageId: the dedup key")
     type: EventType = "track"
@@ -41,10 +44,8 @@ def event_document(event: EventRecord) -> dict[str, Any]:
 
 def matches(event: EventRecord, name: str, rules: Sequence[Rule]) -> bool:
     """A named event whose properties satisfy every rule (`page` matches page events)."""
-    if name == "page":
-        named = event.type == "page"
-    elif name == "identify":
-        named = event.type == "identify"
+    if name in NAMED_BY_TYPE:
+        named = event.type == name
     else:
         named = event.type == "track" and event.name == name
     return named and evaluate_rules(list(rules), event_document(event))

@@ -52,6 +52,11 @@ class IncomingEvent:
     session_id: str | None = None
     message_id: str | None = None
     timestamp: datetime | None = None
+    group_id: str | None = None  # group calls
+    previous_id: str | None = None  # alias calls: the identity being merged into `user_id`
+    # Fields the engine does not read, kept with the stored event (Segment's integrations, sentAt,
+    # originalTimestamp, _metadata, …).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
