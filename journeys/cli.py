@@ -79,6 +79,17 @@ def worker() -> None:
         shutdown_tracing()  # export the spans still buffered
 
 
+@app.command()
+def dispatcher() -> None:
+    """Drain the outbox of workflow starts and signals into Temporal; heal orphaned enrollments."""
+    from journeys.dispatch import run_dispatcher
+    from journeys.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    asyncio.run(run_dispatcher(settings))
+
+
 @app.command("codec-server")
 def codec_server(
     host: Annotated[str, typer.Option(help="Bind address")] = "127.0.0.1",

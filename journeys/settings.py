@@ -116,6 +116,24 @@ class Settings(BaseSettings):
     )
     worker_max_pollers: int = Field(default=20, ge=2, description="Upper bound of pollers per task kind.")
 
+    # The dispatcher (services/dispatcher.py): drains the outbox of workflow starts and signals.
+    dispatcher_concurrency: int = Field(
+        default=64, ge=1, le=1024, description="Temporal calls in flight per dispatcher process."
+    )
+    dispatcher_batch_size: int = Field(default=500, ge=1, le=5000, description="Outbox rows claimed at once.")
+    dispatcher_lanes: int = Field(
+        default=2, ge=1, le=16, description="Claim loops per process (one claims while another waits)."
+    )
+    dispatcher_poll_seconds: float = Field(
+        default=2.0, gt=0, description="Safety-net poll when no NOTIFY arrives (retries are due, a lost wake)."
+    )
+    reconcile_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often the reconciler looks for enrollments whose workflow is gone."
+    )
+    reconcile_grace_seconds: float = Field(
+        default=120.0, ge=0, description="Enrollments younger than this are not checked (their start may be on its way)."
+    )
+
     @model_validator(mode="after")
     def _refuse_weak_secrets_outside_dev(self) -> Settings:
         weak = self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32

@@ -15,7 +15,7 @@ from domain.lifecycle import accepts_entries
 from domain.payloads import SIGNAL_EXIT, ControlSignal, EnrollmentInput, EnrollmentStateView
 from services.journeys import JourneyService
 from services.temporal import EnrollmentGateway
-from services.uow import UnitOfWork
+from services.uow import EnrollmentStart, UnitOfWork
 from store.repositories.customers import CustomerRepository
 from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.pagination import Page, PageRequest
@@ -34,6 +34,20 @@ class EnrollmentDetail:
     steps: list[EnrollmentStepRow]
     live: EnrollmentStateView | None
     temporal_url: str
+
+
+def reentry_refusal(
+    definition: JourneyDefinition, previous_completed_at: datetime | None, customer_id: str
+) -> str | None:
+    """Why a customer who went through the journey before may not enter it again now (None: may)."""
+    settings = definition.settings
+    if not settings.allow_reentry:
+        return f"customer {customer_id!r} already went through this journey and re-entry is off for it"
+    if settings.reentry_cooldown and previous_completed_at is not None:
+        allowed_from = previous_completed_at + parse_duration(settings.reentry_cooldown)
+        if datetime.now(UTC) < allowed_from:
+            return f"customer {customer_id!r} may re-enter from {allowed_from.isoformat()} (cooldown)"
+    return None
 
 
 class EnrollmentService:
@@ -101,17 +115,9 @@ class EnrollmentService:
 
     @staticmethod
     def _check_reentry(definition: JourneyDefinition, previous: EnrollmentRow, customer_id: str) -> None:
-        settings = definition.settings
-        if not settings.allow_reentry:
-            raise ConflictError(
-                f"customer {customer_id!r} already went through this journey and re-entry is off for it"
-            )
-        if settings.reentry_cooldown and previous.completed_at is not None:
-            allowed_from = previous.completed_at + parse_duration(settings.reentry_cooldown)
-            if datetime.now(UTC) < allowed_from:
-                raise ConflictError(
-                    f"customer {customer_id!r} may re-enter from {allowed_from.isoformat()} (cooldown)"
-                )
+        refusal = reentry_refusal(definition, previous.completed_at, customer_id)
+        if refusal is not None:
+            raise ConflictError(refusal)
 
     async def exit_customer(self, tenant_id: str, journey_id: uuid.UUID, customer_id: str) -> None:
         """Exit the customer's open enrollment at once (even mid-wait); a finished one stays as is."""
@@ -148,10 +154,7 @@ class EnrollmentService:
             trigger_event=trigger_event,
         )
 
-        async def start() -> None:
-            await self._gateway.start(row.workflow_id, payload)
-
-        self._uow.after_commit(start)
+        self._uow.start_enrollment(EnrollmentStart(row.workflow_id, payload), self._gateway)
 
     async def list_for_journey(
         self,

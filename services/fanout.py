@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from services.uow import AfterCommit, UnitOfWork
+from services.uow import AfterCommit, EnrollmentStart, UnitOfWork
 
 logger = logging.getLogger(__name__)
 CONCURRENCY = 16
@@ -52,3 +52,14 @@ def bounded(*phases: Sequence[AfterCommit], limit: int = CONCURRENCY) -> AfterCo
             raise failures[0]
 
     return run
+
+
+@dataclass
+class CollectedStarts(Deferred):
+    """The caller's session; enrollment starts are kept as data (the ingestion writes them to the
+    dispatch outbox), other after-commit work is collected as in `Deferred`."""
+
+    starts: list[EnrollmentStart] = field(default_factory=list)
+
+    def start_enrollment(self, start: EnrollmentStart, gateway: object) -> None:
+        self.starts.append(start)

@@ -123,3 +123,64 @@ class CustomerIdentity:
         for kind, value in await self._identifiers.of_customer(tenant_id, customer_id):
             found.setdefault(kind, []).append(value)
         return found
+
+
+@dataclass(frozen=True)
+class CallIdentity:
+    """Who one call of a batch is about, and the anonymous profile it merges (if it does)."""
+
+    customer_id: str
+    anonymous: bool
+    merges: str | None = None
+
+
+@dataclass(frozen=True)
+class CallIds:
+    user_id: str | None
+    anonymous_id: str | None
+    previous_id: str | None = None  # alias: the identity that becomes `user_id`
+
+
+async def resolve_batch(
+    identifiers: IdentifierRepository, tenant_id: str, calls: list[CallIds]
+) -> list[CallIdentity]:
+    """The rules above for a whole batch, in two queries: walked in order, so that a later call of the
+    batch sees the links an earlier one made (anonymous, then identify, then anonymous again)."""
+    anonymous_ids = {c.anonymous_id for c in calls if c.anonymous_id} | {
+        c.previous_id for c in calls if c.previous_id
+    }
+    owners = await identifiers.resolve_many(tenant_id, "anonymousId", sorted(anonymous_ids))
+    known = await identifiers.customers_with_kind(tenant_id, sorted(set(owners.values())), "userId")
+    resolved: list[CallIdentity] = []
+    for call in calls:
+        if call.user_id is not None:
+            customer, merges = call.user_id, None
+            known.add(customer)
+            for linked in (call.anonymous_id, call.previous_id):
+                if linked is None:
+                    continue
+                owner = owners.get(linked)
+                if owner is not None and owner != customer and owner not in known:
+                    merges = owner
+                owners[linked] = customer
+            resolved.append(CallIdentity(customer, anonymous=False, merges=merges))
+            continue
+        assert call.anonymous_id is not None, "a call names a userId or an anonymousId"
+        owner = owners.setdefault(call.anonymous_id, ANONYMOUS_PREFIX + call.anonymous_id)
+        resolved.append(CallIdentity(owner, anonymous=owner not in known))
+    return resolved
+
+
+def identifier_records(customer_id: str, ids: CallIds, traits: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(kind, value, customer) a call records: its ids, and identifiers found among its traits."""
+    records: list[tuple[str, str, str]] = []
+    if ids.user_id is not None:
+        records.append(("userId", ids.user_id, customer_id))
+    for linked in (ids.anonymous_id, ids.previous_id):
+        if linked is not None:
+            records.append(("anonymousId", linked, customer_id))
+    for kind in TRAIT_IDENTIFIERS:
+        value = identifier_value(kind, traits.get(kind))
+        if value is not None:
+            records.append((kind, value, customer_id))
+    return records

@@ -440,6 +440,10 @@ class AssignmentService:
                 entered += 1
         return entered
 
+    async def evaluates_events(self, tenant_id: str) -> bool:
+        """Whether any active segment of the tenant can be entered by events (read once per unit)."""
+        return bool(await self._evaluable(tenant_id))
+
     async def _evaluable(self, tenant_id: str) -> list[tuple[SegmentRow, JourneyPatterns, ContextPatterns]]:
         if tenant_id not in self._evaluated:
             self._evaluated[tenant_id] = [

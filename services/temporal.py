@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from urllib.parse import quote
 
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.api.common.v1 import Payloads, WorkflowExecution
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest, SignalWorkflowExecutionRequest
 from temporalio.client import Client, Interceptor, WorkflowExecutionStatus
 from temporalio.common import (
     SearchAttributeKey,
@@ -193,6 +194,42 @@ class EnrollmentGateway:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return False
             raise DependencyUnavailableError("temporal", f"could not signal the enrollment: {exc}") from exc
+        return True
+
+    async def signal_once(self, workflow_id: str, name: str, payload: object, request_id: str) -> bool:
+        """Signal with a request id of the caller's: Temporal drops a second signal with the same id
+        to the same run, so a redelivery (a dispatcher that died before recording) is not seen twice.
+        False when the workflow does not exist or has finished."""
+        client = await self._connection.client()
+        request = SignalWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+            signal_name=name,
+            input=Payloads(payloads=await client.data_converter.encode([payload])),
+            identity=client.identity,
+            request_id=request_id,
+        )
+        try:
+            await client.workflow_service.signal_workflow_execution(
+                request, retry=True, timeout=timedelta(seconds=10)
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            if exc.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION):
+                raise ValueError(f"Temporal refused the signal: {exc}") from exc
+            raise DependencyUnavailableError("temporal", f"could not signal the enrollment: {exc}") from exc
+        return True
+
+    async def exists(self, workflow_id: str) -> bool:
+        """Whether Temporal knows the workflow (running or closed, within retention)."""
+        client = await self._connection.client()
+        try:
+            await client.get_workflow_handle(workflow_id).describe(rpc_timeout=timedelta(seconds=10))
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise DependencyUnavailableError("temporal", f"could not describe the enrollment: {exc}") from exc
         return True
 
     async def apply(self, tenant_id: str, journey_id: uuid.UUID, instruction: ControlInstruction) -> None:

@@ -7,7 +7,8 @@
 - `smtp_sink` (session, cleared per test): an aiosmtpd sink on a real port.
 - `settings` (test): Settings wired to the above, with a unique task queue.
 - `run_worker` (test): `async with run_worker(client): ...` runs the project's worker.
-- `api_client_for` / `api_client` (test): authenticated httpx clients on the ASGI app.
+- `api_client_for` / `api_client` (test): authenticated httpx clients on the ASGI app; with a
+  Temporal client, the outbox dispatcher runs beside the app (as it does beside the API in production).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,10 +55,13 @@ from services.temporal import (
 )
 from store.db import create_engine, create_session_factory
 from store.migrate import upgrade_to_head
+from services.dispatcher import Dispatcher, DispatcherConfig
 from worker import build_worker
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 TEMPLATE_DATABASE = "journeys_template"
+# The safety-net poll short: a test should not wait seconds for a NOTIFY that raced its LISTEN.
+TEST_DISPATCHER = DispatcherConfig(concurrency=16, batch_size=200, lanes=1, poll_seconds=0.2)
 
 
 def _with_database(url: str, database: str) -> str:
@@ -222,7 +226,13 @@ def api_client_for(settings: Settings, database_url: str) -> ApiClientFor:
             resources.control = resources.gateway
         transport = httpx.ASGITransport(app=create_app(resources))
         headers = {"Authorization": f"Bearer {token_for(tenant, scopes)}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as http:
+        async with AsyncExitStack() as stack:
+            if temporal_client is not None:
+                dispatcher = Dispatcher(resources.engine, resources.gateway, config=TEST_DISPATCHER)
+                await stack.enter_async_context(dispatcher.running())
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers)
+            )
             yield http
         await resources.close()
 

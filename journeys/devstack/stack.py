@@ -130,6 +130,7 @@ def _run(settings: Settings, console: Console, stack: ExitStack, signals: _StopO
     }
     children = [
         _Child("worker", logs_dir / "worker.log"),
+        _Child("dispatcher", logs_dir / "dispatcher.log"),
         _Child("api", logs_dir / "api.log"),
         _Child("codec-server", logs_dir / "codec-server.log"),
     ]
@@ -164,11 +165,11 @@ def _run(settings: Settings, console: Console, stack: ExitStack, signals: _StopO
 
 def _metrics_addresses(address: str | None) -> dict[str, str]:
     """JOURNEYS_METRICS_ADDRESS set for `journeys dev`: the API serves it, the worker the next port
-    (two processes cannot bind one address)."""
+    and the dispatcher the one after (processes cannot share an address)."""
     if not address:
         return {}
     host, _, port = address.rpartition(":")
-    return {"api": address, "worker": f"{host}:{int(port) + 1}"}
+    return {"api": address, "worker": f"{host}:{int(port) + 1}", "dispatcher": f"{host}:{int(port) + 2}"}
 
 
 def _check_ports(settings: Settings) -> None:
@@ -399,7 +400,7 @@ def _print_banner(
     table.add_row("Mailbox (Maildir)", str(smtp.maildir_path))
     if database_url is not None:
         table.add_row("PostgreSQL", database_url)
-    table.add_row("Logs", f"{logs_dir}/{{api,worker,codec-server,temporal}}.log")
+    table.add_row("Logs", f"{logs_dir}/{{api,worker,dispatcher,codec-server,temporal}}.log")
     for name, address in metrics.items():
         host, _, port = address.rpartition(":")
         table.add_row(f"Metrics ({name})", f"http://{_connectable(host)}:{port}/metrics")

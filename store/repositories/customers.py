@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.rows import CustomerRow, ProfileUpdateLogRow
+
+_ENSURE_MANY = text(
+    """
+    INSERT INTO customers (tenant_id, id, traits, identifiers)
+    SELECT :tenant_id, c, '{}'::jsonb, '{}'::jsonb FROM unnest(CAST(:ids AS varchar[])) AS x(c)
+    ON CONFLICT (tenant_id, id) DO NOTHING
+    """
+)
+_MERGE_TRAITS_MANY = text(
+    """
+    INSERT INTO customers (tenant_id, id, traits, identifiers)
+    SELECT :tenant_id, c, t, '{}'::jsonb
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:traits AS jsonb[])) AS x(c, t)
+    ON CONFLICT (tenant_id, id) DO UPDATE
+        SET traits = customers.traits || excluded.traits, updated_at = now()
+    """
+)
 
 
 class CustomerRepository:
@@ -42,6 +61,26 @@ class CustomerRepository:
             .on_conflict_do_nothing(index_elements=[CustomerRow.tenant_id, CustomerRow.id])
         )
         await self._session.execute(statement)
+
+    async def ensure_many(self, tenant_id: str, customer_ids: Sequence[str]) -> None:
+        """Create the profiles that do not exist yet (one statement, locked in a stable order)."""
+        if customer_ids:
+            await self._session.execute(
+                _ENSURE_MANY, {"tenant_id": tenant_id, "ids": sorted(set(customer_ids))}
+            )
+
+    async def merge_traits_many(self, tenant_id: str, traits: Mapping[str, dict[str, Any]]) -> None:
+        """Shallow-merge traits into many profiles (created when new), one statement."""
+        ids = sorted(customer for customer, values in traits.items() if values)
+        if ids:
+            await self._session.execute(
+                _MERGE_TRAITS_MANY,
+                {
+                    "tenant_id": tenant_id,
+                    "ids": ids,
+                    "traits": [json.dumps(traits[c], separators=(",", ":"), ensure_ascii=False) for c in ids],
+                },
+            )
 
     async def traits(self, tenant_id: str, customer_id: str) -> dict[str, Any] | None:
         return await self._session.scalar(

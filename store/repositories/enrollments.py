@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Table, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +53,67 @@ _ENROLLMENT_UPSERT = _enrollment_upsert()
 _STEP_UPSERT = _step_upsert()
 
 
+_LATEST_FOR_PAIRS = text(
+    """
+    SELECT DISTINCT ON (e.journey_id, e.customer_id)
+        e.journey_id, e.customer_id, e.entry_number, e.status, e.completed_at
+    FROM enrollments e
+    JOIN unnest(CAST(:journey_ids AS uuid[]), CAST(:customer_ids AS varchar[])) AS k(journey_id, customer_id)
+      ON e.journey_id = k.journey_id AND e.customer_id = k.customer_id
+    WHERE e.tenant_id = :tenant_id
+    ORDER BY e.journey_id, e.customer_id, e.entry_number DESC
+    """
+)
+_INSERT_MANY = text(
+    """
+    INSERT INTO enrollments (tenant_id, status, converted, enrolled_at, id, journey_id, version,
+        customer_id, entry_number, workflow_id, entry_message_id)
+    SELECT :tenant_id, 'ACTIVE', false, :enrolled_at, x.*
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:journey_ids AS uuid[]), CAST(:versions AS int[]),
+        CAST(:customer_ids AS varchar[]), CAST(:entry_numbers AS int[]), CAST(:workflow_ids AS varchar[]),
+        CAST(:entry_message_ids AS varchar[])
+    ) AS x
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+_ACTIVE_OF = text(
+    """
+    SELECT id, customer_id, workflow_id FROM enrollments
+    WHERE tenant_id = :tenant_id AND customer_id = ANY(CAST(:customer_ids AS varchar[])) AND status = 'ACTIVE'
+    ORDER BY enrolled_at, id
+    """
+)
+
+
+@dataclass(frozen=True)
+class LatestEntry:
+    """The newest enrollment of one customer in one journey, as entry rules need it."""
+
+    entry_number: int
+    status: str
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewEnrollment:
+    id: uuid.UUID
+    journey_id: uuid.UUID
+    version: int
+    customer_id: str
+    entry_number: int
+    workflow_id: str
+    entry_message_id: str | None
+
+
+@dataclass(frozen=True)
+class ActiveEnrollment:
+    id: uuid.UUID
+    customer_id: str
+    workflow_id: str
+
+
 class EnrollmentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -60,6 +124,60 @@ class EnrollmentRepository:
             insert(EnrollmentRow).values(**values).on_conflict_do_nothing().returning(EnrollmentRow.id)
         )
         return (await self._session.execute(statement)).scalar_one_or_none() is not None
+
+    async def latest_for_pairs(
+        self, tenant_id: str, pairs: Sequence[tuple[uuid.UUID, str]]
+    ) -> dict[tuple[uuid.UUID, str], LatestEntry]:
+        """The newest enrollment per (journey, customer), for many pairs in one query."""
+        if not pairs:
+            return {}
+        unique = sorted(set(pairs))
+        rows = await self._session.execute(
+            _LATEST_FOR_PAIRS,
+            {
+                "tenant_id": tenant_id,
+                "journey_ids": [j for j, _ in unique],
+                "customer_ids": [c for _, c in unique],
+            },
+        )
+        return {
+            (journey_id, str(customer_id)): LatestEntry(int(number), str(status), completed_at)
+            for journey_id, customer_id, number, status, completed_at in rows
+        }
+
+    async def insert_many(
+        self, tenant_id: str, entries: Sequence[NewEnrollment], enrolled_at: datetime
+    ) -> set[uuid.UUID]:
+        """Insert new ACTIVE entries in one statement; the ids that were new (a concurrent entry of
+        the same customer, journey and entry number keeps the first)."""
+        if not entries:
+            return set()
+        rows = await self._session.scalars(
+            _INSERT_MANY,
+            {
+                "tenant_id": tenant_id,
+                "enrolled_at": enrolled_at,
+                "ids": [e.id for e in entries],
+                "journey_ids": [e.journey_id for e in entries],
+                "versions": [e.version for e in entries],
+                "customer_ids": [e.customer_id for e in entries],
+                "entry_numbers": [e.entry_number for e in entries],
+                "workflow_ids": [e.workflow_id for e in entries],
+                "entry_message_ids": [e.entry_message_id for e in entries],
+            },
+        )
+        return set(rows)
+
+    async def active_of_customers(
+        self, tenant_id: str, customer_ids: Sequence[str]
+    ) -> list[ActiveEnrollment]:
+        """The ACTIVE enrollments of many customers, oldest first."""
+        if not customer_ids:
+            return []
+        rows = await self._session.execute(
+            _ACTIVE_OF, {"tenant_id": tenant_id, "customer_ids": sorted(set(customer_ids))}
+        )
+        return [ActiveEnrollment(i, str(c), str(w)) for i, c, w in rows]
 
     async def get(self, tenant_id: str, enrollment_id: uuid.UUID) -> EnrollmentRow | None:
         return await self._session.scalar(
@@ -200,6 +318,21 @@ class EnrollmentRepository:
             EnrollmentRow.tenant_id == tenant_id,
             EnrollmentRow.journey_id == journey_id,
             EnrollmentRow.status == "ACTIVE",
+        ]
+        if after is not None:
+            conditions.append(EnrollmentRow.id > after)
+        rows = await self._session.scalars(
+            select(EnrollmentRow).where(*conditions).order_by(EnrollmentRow.id).limit(limit)
+        )
+        return list(rows)
+
+    async def active_sweep(
+        self, *, after: uuid.UUID | None, enrolled_before: datetime, limit: int
+    ) -> list[EnrollmentRow]:
+        """ACTIVE enrollments of every tenant in id order from a cursor, old enough to have started."""
+        conditions: list[Any] = [
+            EnrollmentRow.status == "ACTIVE",
+            EnrollmentRow.enrolled_at < enrolled_before,
         ]
         if after is not None:
             conditions.append(EnrollmentRow.id > after)

@@ -201,7 +201,7 @@ async def test_size_limits_are_413_and_bad_items_422(api_client_for: ApiClientFo
         malformed = await http.post(
             "/v1/events/batch", json={"batch": [small, {"type": "track", "userId": "u1", "evnt": "x"}]}
         )
-        unknown_type = await http.post("/v1/events", json={"type": "screen", "userId": "u1"})
+        unknown_type = await http.post("/v1/events", json={"type": "teleport", "userId": "u1"})
         nobody = await http.post("/v1/events", json={"type": "track", "event": "x"})
         nameless = await http.post("/v1/events", json={"type": "track", "userId": "u1"})
         accepted = await http.post("/v1/events/batch", json={"batch": [small, small]})

@@ -62,7 +62,10 @@ def upgrade() -> None:
         sa.Column("request_id", sa.String(300), nullable=False),
         sa.Column("payload", JSONB(), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("clock_timestamp()")
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.text("clock_timestamp()"),
         ),
         sa.Column("available_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),

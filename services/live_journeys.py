@@ -1,0 +1,98 @@
+"""What a process keeps of published journeys between requests.
+
+- `VersionCache`: parsed definitions by (journey, version). Published versions never change, so an
+  entry is valid forever; the cache is bounded and forgets the least recently used.
+- `LiveTriggers`: per tenant, the published journeys with an EVENT trigger, indexed by the event name
+  they answer to. Each batch reads the tenant's (journey, live version) list once — one indexed query —
+  and rebuilds the index only when that list changed (a publish, pause, resume, unpublish, archive), so
+  every process sees a lifecycle change from its next batch on, without a message bus.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.definition import JourneyDefinition, TriggerConfig
+from store.repositories.triggers import TriggerRepository
+
+VersionKey = tuple[uuid.UUID, int]
+
+
+@dataclass(frozen=True)
+class LiveVersion:
+    journey_id: uuid.UUID
+    version: int
+    name: str
+    definition: JourneyDefinition
+
+    @property
+    def trigger(self) -> TriggerConfig:
+        return self.definition.trigger().config
+
+
+class VersionCache:
+    def __init__(self, capacity: int = 2048) -> None:
+        self._capacity = capacity
+        self._parsed: OrderedDict[VersionKey, JourneyDefinition] = OrderedDict()
+
+    async def get_many(
+        self, session: AsyncSession, keys: list[VersionKey]
+    ) -> dict[VersionKey, JourneyDefinition]:
+        missing = [k for k in keys if k not in self._parsed]
+        if missing:
+            stored = await TriggerRepository(session).definitions(missing)
+            for key, raw in stored.items():
+                self._remember(key, JourneyDefinition.model_validate(raw))
+        found: dict[VersionKey, JourneyDefinition] = {}
+        for key in keys:
+            definition = self._parsed.get(key)
+            if definition is not None:
+                self._parsed.move_to_end(key)
+                found[key] = definition
+        return found
+
+    def _remember(self, key: VersionKey, definition: JourneyDefinition) -> None:
+        self._parsed[key] = definition
+        self._parsed.move_to_end(key)
+        while len(self._parsed) > self._capacity:
+            self._parsed.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class _TenantIndex:
+    fingerprint: tuple[tuple[uuid.UUID, int, str], ...]
+    by_event: dict[str, list[LiveVersion]]
+
+
+class LiveTriggers:
+    def __init__(self, versions: VersionCache) -> None:
+        self._versions = versions
+        self._tenants: dict[str, _TenantIndex] = {}
+
+    async def event_journeys(self, session: AsyncSession, tenant_id: str) -> dict[str, list[LiveVersion]]:
+        """Published EVENT-triggered journeys of the tenant by trigger event name, current as of now."""
+        published = tuple(await TriggerRepository(session).published_versions(tenant_id))
+        cached = self._tenants.get(tenant_id)
+        if cached is not None and cached.fingerprint == published:
+            return cached.by_event
+        definitions = await self._versions.get_many(session, [(j, v) for j, v, _ in published])
+        by_event: dict[str, list[LiveVersion]] = {}
+        for journey_id, version, name in published:
+            definition = definitions.get((journey_id, version))
+            if definition is None:
+                continue
+            live = LiveVersion(journey_id, version, name, definition)
+            trigger = live.trigger
+            if trigger.trigger_type == "EVENT" and trigger.event:
+                by_event.setdefault(trigger.event, []).append(live)
+        self._tenants[tenant_id] = _TenantIndex(published, by_event)
+        return by_event
+
+
+# One per process: the API's batches and the dispatcher's starts share it.
+VERSIONS = VersionCache()
+LIVE_TRIGGERS = LiveTriggers(VERSIONS)
