@@ -105,17 +105,11 @@ class Reconciler:
         definitions = await self._versions.get_many(
             session, sorted({(r.journey_id, r.version) for r in orphans})
         )
-        names = dict(
-            (
-                await session.execute(
-                    select(JourneyRow.id, JourneyRow.name).where(
-                        JourneyRow.id.in_({r.journey_id for r in orphans})
-                    )
-                )
-            )
-            .tuples()
-            .all()
+        journey_ids = {r.journey_id for r in orphans}
+        named = await session.execute(
+            select(JourneyRow.id, JourneyRow.name).where(JourneyRow.id.in_(journey_ids))
         )
+        names = {journey_id: str(name) for journey_id, name in named}
         events = EventRepository(session)
         entries = []
         for row in orphans:

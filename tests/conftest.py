@@ -45,6 +45,7 @@ from journeys.devstack import (
     temporal_test_server_path,
 )
 from journeys.settings import SEARCH_ATTRIBUTES, Settings
+from services.dispatcher import Dispatcher, DispatcherConfig
 from services.temporal import (
     CUSTOMER_ID,
     JOURNEY_ID,
@@ -55,7 +56,6 @@ from services.temporal import (
 )
 from store.db import create_engine, create_session_factory
 from store.migrate import upgrade_to_head
-from services.dispatcher import Dispatcher, DispatcherConfig
 from worker import build_worker
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"

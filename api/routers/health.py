@@ -1,4 +1,5 @@
-"""/health: open, reports whether the database and Temporal answer."""
+"""/health: open, reports whether the database and Temporal answer (503 when either does not), and
+the dispatch backlog (details only: a lagging dispatcher does not make the API unhealthy)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,27 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import Resources
-from services.health import check_database, check_temporal
+from services.health import check_database, check_dispatch, check_temporal
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
 async def health(res: Resources) -> JSONResponse:
-    database, temporal = await asyncio.gather(check_database(res.engine), check_temporal(res.temporal))
+    database, temporal, dispatch = await asyncio.gather(
+        check_database(res.engine), check_temporal(res.temporal), check_dispatch(res.engine)
+    )
     ok = database.ok and temporal.ok
-    body = {
-        "status": "ok" if ok else "degraded",
-        "checks": {
-            check.name: {"ok": check.ok, **({"detail": check.detail} if check.detail else {})}
-            for check in (database, temporal)
-        },
+    checks: dict[str, object] = {
+        check.name: {"ok": check.ok, **({"detail": check.detail} if check.detail else {})}
+        for check in (database, temporal)
     }
+    if dispatch is not None:
+        checks["dispatch"] = {
+            "ok": dispatch.ok,
+            "pending": dispatch.pending,
+            "lagSeconds": dispatch.lag_seconds,
+            "failed": dispatch.failed,
+        }
+    body = {"status": "ok" if ok else "degraded", "checks": checks}
     return JSONResponse(body, status_code=200 if ok else 503)

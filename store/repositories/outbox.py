@@ -72,6 +72,7 @@ _BACKLOG = text(
     FROM dispatch_outbox WHERE dispatched_at IS NULL AND failed_at IS NULL
     """
 )
+_FAILED_COUNT = text("SELECT count(*) FROM dispatch_outbox WHERE failed_at IS NOT NULL")
 _PENDING_FOR = text(
     """
     SELECT DISTINCT workflow_id FROM dispatch_outbox
@@ -187,6 +188,9 @@ class OutboxRepository:
     async def backlog(self) -> Backlog:
         count, oldest, now = (await self._session.execute(_BACKLOG)).one()
         return Backlog(int(count), oldest, now)
+
+    async def failed_count(self) -> int:
+        return int(await self._session.scalar(_FAILED_COUNT) or 0)
 
     async def pending_workflows(self, workflow_ids: Sequence[str]) -> set[str]:
         if not workflow_ids:

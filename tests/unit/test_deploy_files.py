@@ -22,8 +22,17 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-README_SERVICES = {"api", "worker", "migrate", "temporal", "temporal-ui", "postgres", "codec-server"}
-APP_SERVICES = {"api", "worker", "migrate", "codec-server"}
+README_SERVICES = {
+    "api",
+    "worker",
+    "dispatcher",
+    "migrate",
+    "temporal",
+    "temporal-ui",
+    "postgres",
+    "codec-server",
+}
+APP_SERVICES = {"api", "worker", "dispatcher", "migrate", "codec-server"}
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}
 _INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -194,7 +203,7 @@ def test_start_order_uses_conditions() -> None:
     assert _conditions(services["migrate"]) == {"postgres": "service_healthy"}
     assert services["migrate"]["command"] == ["migrate"]
     assert services["migrate"]["restart"] == "no"
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "dispatcher"):
         conditions = _conditions(services[name])
         assert conditions["migrate"] == "service_completed_successfully", name
         assert conditions["temporal"] == "service_healthy", name
@@ -203,11 +212,12 @@ def test_start_order_uses_conditions() -> None:
     assert services["codec-server"]["command"][:3] == ["codec-server", "--host", "0.0.0.0"]
 
 
-def test_the_worker_scales() -> None:
-    worker = _services()["worker"]
-    assert worker["command"] == ["worker"]
-    assert "container_name" not in worker
-    assert "ports" not in worker
+def test_the_worker_and_the_dispatcher_scale() -> None:
+    for name in ("worker", "dispatcher"):
+        service = _services()[name]
+        assert service["command"] == [name]
+        assert "container_name" not in service
+        assert "ports" not in service
 
 
 def test_search_attributes_are_registered_before_workflows_start() -> None:
@@ -224,7 +234,7 @@ def test_search_attributes_are_registered_before_workflows_start() -> None:
         assert re.search(rf"\b{attribute}\b\W+{kind}\b", script), attribute
     assert job.get("restart") == "no"
     assert _conditions(job) == {"temporal": "service_healthy"}
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "dispatcher"):
         assert _conditions(services[name])[job_name] == "service_completed_successfully"
 
 
@@ -252,7 +262,7 @@ def test_prometheus_is_optional() -> None:
 def test_api_and_workers_serve_metrics_that_prometheus_scrapes() -> None:
     services = _services()
     ports = {}
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "dispatcher"):
         address = str(_env(services[name])["JOURNEYS_METRICS_ADDRESS"])
         host, _, port = address.rpartition(":")
         assert host == "0.0.0.0", f"{name} must serve metrics to other containers"
@@ -266,6 +276,7 @@ def test_api_and_workers_serve_metrics_that_prometheus_scrapes() -> None:
     # Every worker replica: Docker's DNS answers the service name with one address per container.
     discovered = [c for job in jobs.values() for c in job.get("dns_sd_configs", [])]
     assert any(c["names"] == ["worker"] and c["port"] == ports["worker"] for c in discovered)
+    assert any(c["names"] == ["dispatcher"] and c["port"] == ports["dispatcher"] for c in discovered)
 
 
 def test_logs_are_json_and_tracing_is_opt_in() -> None:
