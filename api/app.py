@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.audit import AuditLog
+from api.cors import TrackingCors
 from api.deps import document_scopes
 from api.limits import BodySizeLimit
 from api.problems import install_problem_handlers
@@ -26,8 +27,10 @@ from api.routers import (
     journeys,
     messages,
     segments,
+    sources,
     steps,
     templates,
+    tracking,
 )
 from journeys.tracing import instrument_app
 
@@ -52,7 +55,9 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     app.add_middleware(BodySizeLimit, max_bytes=resources.settings.max_body_bytes)
     # Inside AuditLog, which sets the request id it logs with; outside the body limit, so 413s count.
     app.add_middleware(RequestContext, metrics=resources.metrics)
-    app.add_middleware(AuditLog)  # outermost: sees every response status, and the 413s too
+    app.add_middleware(AuditLog)  # sees every response status, and the 413s too
+    # Outermost: browsers' preflights for the tracking routes are answered before anything else.
+    app.add_middleware(TrackingCors, paths=tracking.TRACKING_PATHS)
     for module in (
         health,
         journeys,
@@ -64,6 +69,8 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
         action_targets,
         templates,
         events,
+        tracking,
+        sources,
         segments,
         assignments,
         analytics,

@@ -91,6 +91,18 @@ def required_scopes(route: APIRoute) -> tuple[str, ...]:
     return tuple(found)
 
 
+def takes_write_key(route: APIRoute) -> bool:
+    """Whether the route authenticates an event source's write key (the tracking API) instead of a
+    bearer token: one of its dependencies carries `__write_key__` (api/routers/tracking.py)."""
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if getattr(dependant.call, "__write_key__", False):
+            return True
+        pending.extend(dependant.dependencies)
+    return False
+
+
 def api_routes(app: FastAPI) -> list[APIRoute]:
     """Every APIRoute of the app, also through included routers (which FastAPI may keep nested)."""
     found: list[APIRoute] = []

@@ -1,5 +1,5 @@
 """The API's own metrics: every request by route template and status (recorded by the
-RequestContext middleware, with the access log line), and event ingestion.
+RequestContext middleware, with the access log line), event ingestion and refused events.
 
 Recorded through the process's Temporal runtime meter (journeys/telemetry.py), so they are served by
 the same Prometheus endpoint as the SDK's client metrics. Routes are labelled by their template
@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 from temporalio.common import MetricCounter, MetricHistogramFloat, MetricMeter
 
-from domain.metrics import EVENT_INGEST_DURATION, EVENTS_INGESTED, HTTP_REQUEST_DURATION, HTTP_REQUESTS
+from domain.metrics import (
+    EVENT_INGEST_DURATION,
+    EVENTS_INGESTED,
+    EVENTS_REJECTED,
+    HTTP_REQUEST_DURATION,
+    HTTP_REQUESTS,
+)
 from services.ingestion import EventOutcome, IncomingEvent
 
 UNMATCHED_ROUTE = "unmatched"
@@ -26,6 +32,9 @@ class ApiMetrics:
         )
         self.events: MetricCounter = meter.create_counter(
             EVENTS_INGESTED, "Events ingested, by type and outcome (accepted or duplicate)"
+        )
+        self.rejections: MetricCounter = meter.create_counter(
+            EVENTS_REJECTED, "Events refused by the tracking API, by reason (each stored in event_rejections)"
         )
         self.ingest_duration: MetricHistogramFloat = meter.create_histogram_float(
             EVENT_INGEST_DURATION,
@@ -50,6 +59,11 @@ class ApiMetrics:
                 1, {"type": event.type, "outcome": "duplicate" if outcome.duplicate else "accepted"}
             )
         self.ingest_duration.record(seconds, {"request": "batch" if batch else "single"})
+
+    def rejected(self, reasons: Sequence[str]) -> None:
+        """One count per refused event, labelled with its reason code."""
+        for reason in reasons:
+            self.rejections.add(1, {"reason": reason})
 
     def request_served(self, method: str, route: str | None, status: int, seconds: float) -> None:
         template = route or UNMATCHED_ROUTE

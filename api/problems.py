@@ -13,12 +13,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import (
     AuthenticationError,
+    BadRequestError,
     ConflictError,
     DependencyUnavailableError,
     DomainError,
     InvalidInputError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
+    UnsupportedEncodingError,
 )
 
 logger = logging.getLogger(__name__)
@@ -31,6 +34,9 @@ _STATUS: list[tuple[type[DomainError], int, str]] = [
     (AuthenticationError, 401, "unauthorized"),
     (PermissionDeniedError, 403, "forbidden"),
     (DependencyUnavailableError, 503, "dependency-unavailable"),
+    (BadRequestError, 400, "bad-request"),
+    (PayloadTooLargeError, 413, "payload-too-large"),
+    (UnsupportedEncodingError, 415, "unsupported-encoding"),
 ]
 _TITLES = {
     400: "Bad Request",
@@ -79,7 +85,9 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
             errors = None
             if isinstance(exc, InvalidInputError):
                 errors = [{"loc": _loc(i.loc), "msg": i.msg} for i in exc.issues]
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            headers = None
+            if isinstance(exc, AuthenticationError):
+                headers = {"WWW-Authenticate": exc.challenge}
             if status == 503:
                 headers = {"Retry-After": "5"}
             return problem(status, exc.detail, slug=slug, errors=errors, headers=headers)

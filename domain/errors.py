@@ -58,12 +58,35 @@ class DependencyUnavailableError(DomainError):
 
 
 class AuthenticationError(DomainError):
-    """No credentials, or credentials that do not verify."""
+    """No credentials, or credentials that do not verify. `challenge`: the scheme the answer's
+    WWW-Authenticate names (bearer tokens everywhere; Basic with a write key on the tracking routes)."""
 
     title = "Unauthorized"
+
+    def __init__(self, detail: str, *, challenge: str = "Bearer") -> None:
+        super().__init__(detail)
+        self.challenge = challenge
 
 
 class PermissionDeniedError(DomainError):
     """Authenticated, but the token lacks the scope the operation needs."""
 
     title = "Forbidden"
+
+
+class BadRequestError(DomainError):
+    """The request itself cannot be read: not JSON, a broken gzip stream, an unknown encoding."""
+
+    title = "Bad Request"
+
+
+class PayloadTooLargeError(DomainError):
+    """The request (or one event in it) is over a size limit."""
+
+    title = "Content Too Large"
+
+
+class UnsupportedEncodingError(DomainError):
+    """The body comes in an encoding the route does not read (a Content-Encoding other than gzip)."""
+
+    title = "Unsupported Media Type"

@@ -12,6 +12,9 @@ STEPS = "journeys_steps"
 SENDS = "journeys_sends"
 SEND_DURATION = "journeys_send_duration_seconds"
 EVENTS_INGESTED = "journeys_events_ingested"
+# Events of a tracking request skipped for a reason (label `reason`: too_deep, missing_event, …);
+# exposed as journeys_events_rejected_total.
+EVENTS_REJECTED = "journeys_events_rejected"
 EVENT_INGEST_DURATION = "journeys_event_ingest_duration_seconds"
 HTTP_REQUESTS = "journeys_http_requests"
 HTTP_REQUEST_DURATION = "journeys_http_request_duration_seconds"

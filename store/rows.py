@@ -317,6 +317,7 @@ class EventRejectionRow(Row):
     source_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     batch_index: Mapped[int] = mapped_column(Integer)
     message_id: Mapped[str | None] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     excerpt: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from api.schemas.events import (
     EventIn,
     EventOut,
 )
+from domain.event_limits import check_value, json_size, loads
 from services.ingestion import IngestionService
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -33,10 +33,6 @@ def _too_large(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail)
 
 
-def _size(item: Any) -> int:
-    return len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
-
-
 async def limit_event(request: Request) -> None:
     """Runs before the body is validated: a body over the limit is a 413, whatever it holds."""
     if len(await request.body()) > MAX_EVENT_BYTES:
@@ -48,7 +44,8 @@ async def limit_batch(request: Request) -> None:
     if len(body) > MAX_BATCH_BYTES:
         raise _too_large(f"a batch may be at most {MAX_BATCH_BYTES} bytes")
     try:
-        items = json.loads(body).get("batch")
+        # Bounded parsing: deep nesting or NaN here is for body validation to refuse (422), not a 500.
+        items = loads(body.decode()).get("batch")
     except (ValueError, AttributeError):
         return  # not a JSON object: body validation answers 422
     if not isinstance(items, list):
@@ -56,7 +53,7 @@ async def limit_batch(request: Request) -> None:
     if len(items) > MAX_BATCH_EVENTS:
         raise _too_large(f"a batch may hold at most {MAX_BATCH_EVENTS} events; this one has {len(items)}")
     for index, item in enumerate(items):
-        if _size(item) > MAX_EVENT_BYTES:
+        if check_value(item) is None and json_size(item) > MAX_EVENT_BYTES:
             raise _too_large(f"batch[{index}] is over {MAX_EVENT_BYTES} bytes")
 
 

@@ -1,22 +1,31 @@
-"""Event bodies: Segment-style track, identify and page calls, one at a time or in a batch."""
+"""Event bodies: Segment-style track, identify and page calls, one at a time or in a batch.
+
+Values are bounded here as on the tracking routes (domain/event_limits.py): nesting, finite numbers,
+timestamps UTC can hold. A value out of bounds is a 422 naming the field.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from api.schemas.common import ApiModel
+from domain.event_limits import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BYTES,
+    check_timestamp,
+    check_value,
+)
 from domain.events import EventType
 from services.ingestion import IncomingEvent
 
 if TYPE_CHECKING:
     from services.ingestion import EventOutcome
 
-MAX_EVENT_BYTES = 32 * 1024
-MAX_BATCH_EVENTS = 500
-MAX_BATCH_BYTES = 500 * 1024
+__all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_EVENTS", "MAX_EVENT_BYTES", "EventBatchIn", "EventIn", "EventOut"]
 
 
 class EventIn(ApiModel):
@@ -46,7 +55,17 @@ class EventIn(ApiModel):
     @field_validator("timestamp")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+        """Naive means UTC; a time UTC cannot hold (year 1 at +14:00) is refused."""
+        return None if value is None else check_timestamp(value)
+
+    @field_validator("properties", "traits", "context")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """At most 32 levels deep, finite numbers only (NaN, Infinity, 1e400 are refused)."""
+        issue = check_value(value, (info.field_name or "value",))
+        if issue is not None:
+            raise ValueError(issue.message)
+        return value
 
     @model_validator(mode="after")
     def _who_and_what(self) -> EventIn:

@@ -65,11 +65,20 @@ async def create_acme_objects(http: httpx.AsyncClient) -> dict[str, str]:
     assert [a["segment"]["id"] for a in assigned["data"]] == [segment["id"]]
     target = ok(await http.post("/v1/actiontargets", json=WEBHOOK), 201)
     template = ok(await http.post("/v1/templates", json=TEMPLATE), 201)
+    source = ok(await http.post("/v1/sources", json={"name": "Acme site"}), 201)
+    # One refused event, so that the source has a rejection to (not) show.
+    tracked = await http.post(
+        "/v1/batch",
+        json={"batch": [{"type": "track", "userId": CUSTOMER}]},
+        auth=(source["writeKey"], ""),
+    )
+    assert ok(tracked)["rejected"][0]["code"] == "missing_event"
     return {
         "journey": journey["id"],
         "segment": segment["id"],
         "actionTarget": target["id"],
         "template": template["id"],
+        "source": source["id"],
         "assignedCustomer": assigned["data"][0]["customerId"],
     }
 
@@ -92,10 +101,13 @@ async def snapshot(http: httpx.AsyncClient, ids: dict[str, str]) -> dict[str, An
         f"/v1/segments/{ids['segment']}",
         f"/v1/actiontargets/{ids['actionTarget']}",
         f"/v1/templates/{ids['template']}",
+        f"/v1/sources/{ids['source']}",
+        f"/v1/sources/{ids['source']}/rejections",
         "/v1/journeys",
         "/v1/segments",
         "/v1/actiontargets",
         "/v1/templates",
+        "/v1/sources",
     ]
     return {path: ok(await http.get(path)) for path in paths}
 
@@ -107,7 +119,9 @@ def acme_values(ids: dict[str, str]) -> list[str]:
         ids["segment"],
         ids["actionTarget"],
         ids["template"],
+        ids["source"],
         "Acme VIPs",
+        "Acme site",
         "ada@acme.example",
         "Ada",
     ]
@@ -133,6 +147,7 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
         "segmentId": ids["segment"],
         "actionTargetId": ids["actionTarget"],
         "templateId": ids["template"],
+        "sourceId": ids["source"],
         "sessionId": SESSION,
         "externalContactId": EXTERNAL_CONTACT,
         "version": "1",

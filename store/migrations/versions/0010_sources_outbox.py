@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("source_id", UUID(as_uuid=True)),
         sa.Column("batch_index", sa.Integer(), nullable=False),
         sa.Column("message_id", sa.String(200)),
+        sa.Column("code", sa.String(32), nullable=False),  # too_deep, missing_event, … (the metric label)
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("excerpt", sa.Text(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
