@@ -87,47 +87,64 @@ def text_issue(value: str) -> str | None:
     return None
 
 
-def _number_issue(value: Any) -> str | None:
-    if isinstance(value, BadNumber):
-        return f"{value.literal[:40]} is not a finite number"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{value} is not a finite number"
-    return None
+# A place inside a value, built only as deep as the walk goes: (parent place, key or index).
+_Place = tuple[Any, str | int] | None
+
+
+def _loc(place: _Place, root: Loc) -> Loc:
+    parts: list[str | int] = []
+    while place is not None:
+        place, part = place
+        parts.append(part)
+    return (*root, *reversed(parts))
+
+
+def _scalar_issue(value: Any) -> tuple[str, str] | None:
+    """(code, message) when a non-container value cannot be kept."""
+    if isinstance(value, str):
+        problem = text_issue(value)
+        return (UNSTORABLE_TEXT, problem) if problem else None
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return None
+    elif not isinstance(value, BadNumber):
+        return None
+    shown = value.literal[:40] if isinstance(value, BadNumber) else str(value)
+    return (
+        NON_FINITE_NUMBER,
+        f"{shown} is not a finite number (NaN, Infinity and numbers beyond ±1.8e308 are refused)",
+    )
 
 
 def check_value(value: Any, loc: Loc = ()) -> EventIssue | None:
     """The first bound `value` breaks (depth, non-finite number, unstorable text), or None. `loc` is
     where `value` is (`("properties",)`); the issue's `loc` and message name the place inside it.
 
-    Iterative, so that a value nested thousands of levels deep is refused, not a RecursionError.
+    Iterative, so that a value nested thousands of levels deep is refused, not a RecursionError; and
+    cheap per leaf (a batch of 500 KB is walked once per request), paths being built only for an issue.
     """
-    stack: list[tuple[Any, Loc, int]] = [(value, loc, 1)]
+    if not isinstance(value, dict | list):
+        found = _scalar_issue(value)
+        return None if found is None else EventIssue(found[0], loc, f"{dotted(loc)}: {found[1]}")
+    stack: list[tuple[Any, int, _Place]] = [(value, 1, None)]
     while stack:
-        item, where, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > MAX_DEPTH:
-                field = dotted(where[:1]) if where else "the value"
-                return EventIssue(
-                    TOO_DEEP,
-                    where,
-                    f"{field} nests deeper than {MAX_DEPTH} levels (at {dotted(where)})",
-                )
-            if isinstance(item, dict):
-                for key, child in item.items():
-                    if isinstance(key, str) and (problem := text_issue(key)):
-                        return EventIssue(UNSTORABLE_TEXT, where, f"{dotted(where)}: a key: {problem}")
-                    stack.append((child, (*where, str(key)), depth + 1))
-            else:
-                stack.extend((child, (*where, index), depth + 1) for index, child in enumerate(item))
-        elif isinstance(item, str):
-            if problem := text_issue(item):
-                return EventIssue(UNSTORABLE_TEXT, where, f"{dotted(where)}: {problem}")
-        elif problem := _number_issue(item):
+        container, depth, place = stack.pop()
+        if depth > MAX_DEPTH:
+            where = _loc(place, loc)
+            field = dotted(where[:1]) if where else "the value"
             return EventIssue(
-                NON_FINITE_NUMBER,
-                where,
-                f"{dotted(where)}: {problem} (NaN, Infinity and numbers beyond ±1.8e308 are refused)",
+                TOO_DEEP, where, f"{field} nests deeper than {MAX_DEPTH} levels (at {dotted(where)})"
             )
+        items = container.items() if isinstance(container, dict) else enumerate(container)
+        for key, child in items:
+            if isinstance(key, str) and (problem := text_issue(key)):
+                where = _loc(place, loc)
+                return EventIssue(UNSTORABLE_TEXT, where, f"{dotted(where)}: a key: {problem}")
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1, (place, key)))
+            elif child is not None and not isinstance(child, bool | int) and (found := _scalar_issue(child)):
+                where = _loc((place, key), loc)
+                return EventIssue(found[0], where, f"{dotted(where)}: {found[1]}")
     return None
 
 

@@ -151,3 +151,11 @@ async def test_customer_put_patch_get(api_client_for: ApiClientFor) -> None:
         assert replaced.json()["traits"] == {"plan": "team"}
         assert (await http.get("/v1/customers/c1")).json()["traits"] == {"plan": "team"}
         assert_problem(await http.patch("/v1/customers/ghost", json={"traits": {}}), 404)
+
+
+async def test_page_number_is_bounded(api_client_for: ApiClientFor) -> None:
+    async with api_client_for(None) as http:
+        problem = assert_problem(await http.get("/v1/actiontargets?page=15034592574526633381&limit=91"), 422)
+        last = await http.get("/v1/sources?page=10000000&limit=200")
+    assert problem["errors"][0]["loc"] == ["query", "page"]  # type: ignore[index]
+    assert last.status_code == 200 and last.json()["data"] == []
