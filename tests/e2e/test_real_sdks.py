@@ -74,7 +74,8 @@ async def served(settings: Settings, database_url: str) -> AsyncIterator[str]:
     resources = AppResources.from_settings(settings, database_url=database_url, jwt_secret=TEST_JWT_SECRET)
     app = create_app(resources, close_resources_on_shutdown=True)
     port = find_free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # log_config=None: uvicorn leaves the process's logging as it is (other tests read it).
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     try:
