@@ -44,10 +44,8 @@ def event_document(event: EventRecord) -> dict[str, Any]:
 
 def matches(event: EventRecord, name: str, rules: Sequence[Rule]) -> bool:
     """A named event whose properties satisfy every rule (`page` matches page events)."""
-    if name in NAMED_BY_TYPE:
-        named = event.type == name
-    else:
-        named = event.type == "track" and event.name == name
+    by_type = name in NAMED_BY_TYPE
+    named = event.type == name if by_type else (event.type == "track" and event.name == name)
     return named and evaluate_rules(list(rules), event_document(event))
 
 

@@ -49,7 +49,8 @@ async def run_dispatcher(settings: Settings) -> None:
         create_session_factory(engine),
         gateway,
         config=ReconcilerConfig(
-            interval_seconds=settings.reconcile_interval_seconds, grace_seconds=settings.reconcile_grace_seconds
+            interval_seconds=settings.reconcile_interval_seconds,
+            grace_seconds=settings.reconcile_grace_seconds,
         ),
         meter=meter,
     )

@@ -125,13 +125,19 @@ class Settings(BaseSettings):
         default=2, ge=1, le=16, description="Claim loops per process (one claims while another waits)."
     )
     dispatcher_poll_seconds: float = Field(
-        default=2.0, gt=0, description="Safety-net poll when no NOTIFY arrives (retries are due, a lost wake)."
+        default=2.0,
+        gt=0,
+        description="Safety-net poll when no NOTIFY arrives (retries are due, a lost wake).",
     )
     reconcile_interval_seconds: float = Field(
-        default=30.0, gt=0, description="How often the reconciler looks for enrollments whose workflow is gone."
+        default=30.0,
+        gt=0,
+        description="How often the reconciler looks for enrollments whose workflow is gone.",
     )
     reconcile_grace_seconds: float = Field(
-        default=120.0, ge=0, description="Enrollments younger than this are not checked (their start may be on its way)."
+        default=120.0,
+        ge=0,
+        description="Enrollments younger than this are not checked (their start may be on its way).",
     )
 
     @model_validator(mode="after")
