@@ -183,12 +183,34 @@ def bench_lifecycle(
 
 
 @bench_app.command("ingest")
-def bench_ingest(n: Annotated[int, typer.Option("--n", min=10, help="Events per scenario")] = 2000) -> None:
-    """Events/s through POST /v1/events/batch against straight inserts into PostgreSQL."""
-    from bench.ingest import print_ingest, run_ingest_bench
+def bench_ingest(
+    n: Annotated[int, typer.Option("--n", min=100, help="Events per scenario")] = 3000,
+    clients: Annotated[int, typer.Option(min=1, max=64, help="HTTP clients posting at once")] = 4,
+    batch: Annotated[int, typer.Option(min=1, max=500, help="Events per request")] = 100,
+    rate: Annotated[int, typer.Option(min=10, help="Events/s of the latency phase")] = 200,
+    seconds: Annotated[float, typer.Option(min=1, help="Length of the latency phase")] = 10.0,
+    events_batch: Annotated[
+        bool,
+        typer.Option(
+            "--events-batch",
+            help="Post to POST /v1/events/batch (bearer token) instead of the Segment route POST /v1/batch",
+        ),
+    ] = False,
+) -> None:
+    """The ingestion pipeline end to end (API and dispatcher processes, Segment batches over HTTP):
+    events/s accepted, entered and signalled, against COPY and bare Temporal calls; latency; API RSS."""
+    from bench.ingest import BenchError, IngestOptions, print_ingest, run_ingest_bench
 
     out = Console()
-    print_ingest(asyncio.run(run_ingest_bench(n, out)), out)
+    options = IngestOptions(
+        n=n, batch=batch, clients=clients, rate=rate, latency_seconds=seconds, segment_route=not events_batch
+    )
+    try:
+        figures = asyncio.run(run_ingest_bench(options, out))
+    except BenchError as error:
+        console.print(f"[red]bench ingest stopped: {error}[/red]", highlight=False)
+        raise typer.Exit(1) from error
+    print_ingest(figures, out)
 
 
 @bench_app.command("analytics")
