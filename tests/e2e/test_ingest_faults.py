@@ -23,8 +23,9 @@ What it catches (the ones marked * were checked by running it against a broken c
 - * a redelivered start that runs the workflow again (id reuse / conflict policy): a second run;
 - * a signal redelivered without its deterministic request id: a second WorkflowExecutionSignaled;
 - an outbox row left pending or set aside as failed, an email without the Message-ID of its key.
-Not reliably caught: an API committing in a teardown that runs after the response is sent. Once COMMIT
-has reached PostgreSQL it completes although the API dies, and the window before it is too short.
+Not reliably caught by a kill: an API committing in a teardown run after the response is sent (once
+PostgreSQL has received the COMMIT it completes although the API dies, and the window before is too
+short); * the second test catches it, with commits slowed down so that the answer would come first.
 The reconciler (which restarts orphaned enrollments) is kept out of the way (a grace of an hour), so
 it cannot heal what the dispatcher lost.
 """
@@ -638,3 +639,68 @@ async def test_killing_the_api_and_the_dispatcher_loses_and_repeats_nothing(
         f"stages (s): {', '.join(f'{k} {v:.1f}' for k, v in marks.items())}, "
         f"checked {time.monotonic() - began:.1f}"
     )
+
+
+# Every transaction that stores events takes 100 ms more to commit (a deferred trigger runs at COMMIT),
+# so that an answer sent before the commit is seen before the rows are.
+SLOW_COMMIT = """
+    CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF current_setting('faults.slowed', true) IS DISTINCT FROM 'yes' THEN
+            PERFORM set_config('faults.slowed', 'yes', true);
+            PERFORM pg_sleep(0.1);
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON events DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION slow_commit();
+"""
+
+
+async def test_an_accepted_event_is_stored_before_its_answer(
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    database_url: str,
+    smtp_sink: SmtpSink,
+) -> None:
+    """202 means durable: the moment the answer arrives the events are in the database. An API that
+    committed after answering (a teardown run after the response is sent, a background task) fails
+    here, where the kill test above would catch it only by luck (a COMMIT PostgreSQL has received
+    completes although the API dies)."""
+    port = find_free_port()
+    env = worker_environment(
+        database_url,
+        dev_env.client.service_client.config.target_host,
+        settings,
+        smtp_sink,
+        JOURNEYS_API_HOST="127.0.0.1",
+        JOURNEYS_API_PORT=str(port),
+        JOURNEYS_JWT_SECRET=TEST_JWT_SECRET,
+    )
+    headers = {"Authorization": f"Bearer {token_for(TENANT)}"}
+    with tempfile.TemporaryFile(prefix="journeys-api-") as api_log:
+        api = Service("api", env, api_log)
+        db = await asyncpg.create_pool(listen_dsn(database_url), min_size=1, max_size=1)
+        await db.execute(SLOW_COMMIT)
+        api.start()
+        try:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30
+            ) as http:
+                await eventually(lambda: api_answers(http), timeout=60)
+                for i in range(3):
+                    batch = [track(f"durable-{i}-{j}", "signed_up") for j in range(BATCH_SIZE)]
+                    answer = await http.post("/v1/events/batch", json={"batch": batch})
+                    assert answer.status_code == 202, answer.text
+                    assert not await unstored(db, [batch]), "answered 202 before the batch was committed"
+                    single = track(f"durable-{i}", "signed_up")
+                    answer = await http.post("/v1/events", json=single)
+                    assert answer.status_code == 202, answer.text
+                    assert not await unstored(db, [[single]]), "answered 202 before the event was committed"
+        except BaseException:
+            api_log.seek(0)
+            print(f"----- api log (tail) -----\n{api_log.read().decode(errors='replace')[-5000:]}")
+            raise
+        finally:
+            api.stop()
+            await db.close()
