@@ -162,7 +162,7 @@ class EnrollmentGateway:
         except RPCError as exc:
             raise DependencyUnavailableError("temporal", f"could not start the enrollment: {exc}") from exc
         logger.info(
-            "enrollment started: workflow %s (journey version %d)",
+            "enrollment workflow %s started, or already running (journey version %d)",
             workflow_id,
             payload.version,
             extra={

@@ -181,8 +181,12 @@ def test_temporal_binaries_are_installed() -> None:
         assert stat.S_ISREG(mode) and mode & stat.S_IXUSR
 
 
-def test_dev_stack_gives_api_and_worker_their_own_metrics_address() -> None:
+def test_dev_stack_gives_api_worker_and_dispatcher_their_own_metrics_address() -> None:
     from journeys.devstack.stack import _metrics_addresses
 
     assert _metrics_addresses(None) == {}
-    assert _metrics_addresses("127.0.0.1:9464") == {"api": "127.0.0.1:9464", "worker": "127.0.0.1:9465"}
+    assert _metrics_addresses("127.0.0.1:9464") == {
+        "api": "127.0.0.1:9464",
+        "worker": "127.0.0.1:9465",
+        "dispatcher": "127.0.0.1:9466",
+    }

@@ -87,7 +87,7 @@ async def test_an_activity_line_carries_the_enrollment_it_serves(
     assert failed["workflow_id"] == handle.id
 
     (started,) = json_lines.where(logger="services.temporal", enrollment_id=enrollment["id"])
-    assert started["level"] == "INFO" and started["message"].startswith("enrollment started")
+    assert started["level"] == "INFO" and started["message"].startswith("enrollment workflow")
     assert started["journey_id"] == journey_id and started["request_id"]
 
     # (httpx's lines are this test's own client; configure_logging keeps httpx at WARNING anyway.)
