@@ -28,12 +28,19 @@ One line per figure; machines read the line starts:
   every 100 ms, for 10 s); percentiles over that phase's rows.
 - `api peak RSS = N MiB` — VmHWM of the API process at the end.
 
-Fairness: each pair (Temporal's starts and the entries, its signals and the signals) runs in halves,
-A B B A, so that a machine whose load drifts weighs on both alike; every half waits until the worker
-has caught up (all asleep, or all finished) before the next begins, so that none pays for another's
-leftovers. The worker runs throughout, on both sides. The dev server keeps its state in memory
-(bench/stack.py says why). Also printed: the CPU each part of the stack spent per event in each
-measured phase (from /proc), which says where the time goes whatever else the machine runs.
+Fairness:
+- the worker is paused (SIGSTOP) during every window measured against Temporal (the bare loops, the
+  entries, the signals, the latency phase) and catches up in between — all enrollments asleep before
+  any signal is sent. On one 2-core box, a worker taking in the workflows it was just handed competes
+  for the CPU the dev server accepts starts with, the more so the longer a window lasts, which would
+  penalise whichever side is slower (and in a deployment it runs elsewhere). `--live-worker` keeps it
+  running; each half then waits until the worker has caught up before the next begins;
+- each pair (ingest and COPY, Temporal's starts and the entries, its signals and the signals) runs
+  in halves, A B B A, so that a machine whose load drifts weighs on both alike;
+- the reconciler's periodic sweep is moved out of the way (see `_run`).
+The dev server keeps its state in memory (bench/stack.py says why). Also printed: the CPU each part of
+the stack spent per event in each measured phase (from /proc), which says where the time goes whatever
+else the machine runs.
 """
 
 from __future__ import annotations
@@ -109,6 +116,11 @@ PARTS = ("api", "dispatcher", "worker", "temporal", "postgres", "bench")
 WAIT_TIMEOUT_SECONDS = 1800.0
 POLL_SECONDS = 0.1
 WARM_UP_STARTS = 20
+ASLEEP = EnrollmentRow.waiting_until.is_not(None)  # in the projection: asleep in its WAIT_FOR_EVENT
+FINISHED = EnrollmentRow.status == "COMPLETED"
+# The worker and the dev server count as idle below this share of a core, measured over a second.
+IDLE_SHARE = 0.10
+IDLE_WAIT_SECONDS = 300.0
 TARGET_ACCEPTED = 3000.0
 TARGET_RATIO = 0.8
 TARGET_P99_MS = 1000.0
@@ -128,6 +140,7 @@ class IngestOptions:
     latency_seconds: float = 10.0
     paced_batch: int = 20  # events per request of the latency phase
     segment_route: bool = True  # False: POST /v1/events/batch with a bearer token (a dry run)
+    live_worker: bool = False  # True: the worker runs during the Temporal-bound phases too
 
 
 @dataclass
@@ -286,7 +299,10 @@ async def _run(
     stack: BenchStack, bench: BenchClients, options: IngestOptions, console: Console
 ) -> IngestFigures:
     api, base_url = stack.start_api(SECRET)
-    dispatcher = stack.start_dispatcher()
+    # The reconciler's sweep (a page of 500 ACTIVE enrollments described in Temporal every 30 s, once
+    # they are 2 minutes old) is background load that has nothing to do with the event rate: pushed to
+    # once an hour, so that each side of a pair sees the same Temporal.
+    dispatcher = stack.start_dispatcher(JOURNEYS_RECONCILE_INTERVAL_SECONDS="3600")
     concurrency = stack.settings.dispatcher_concurrency
     console.print(
         f"API pid {api.pid} at {base_url}, dispatcher pid {dispatcher.pid} "
@@ -316,14 +332,22 @@ async def _run(
         )
         await run.warm_up()
 
-        noise = tracks([f"u{tag}-{i % max(1, n // 10)}" for i in range(n)], NOISE, f"n{tag}")
-        accepted = n / await run.accepted(noise)
-        copied = n / await run.copy_rows(noise)
-
         half = n // 2
+        noise = tracks([f"u{tag}-{i % max(1, n // 10)}" for i in range(n)], NOISE, f"n{tag}")
+        ingest_seconds = await run.accepted(noise[:half], "1/2")
+        copy_seconds = await run.copy_rows(noise[:half], "1/2")
+        copy_seconds += await run.copy_rows(noise[half:], "2/2")
+        ingest_seconds += await run.accepted(noise[half:], "2/2")
         bare = [[f"t{tag}{k}-{i}" for i in range(size)] for k, size in enumerate((half, n - half))]
         entering = [[f"e{tag}{k}-{i}" for i in range(size)] for k, size in enumerate((half, n - half))]
         bare_seconds, entry_seconds = await _abba(run.bare_starts, run.entries, bare, entering)
+        # The signals go to enrollments asleep in their WAIT_FOR_EVENT: the worker catches up first.
+        for label, group in zip(
+            ("entered 1/2", "entered 2/2", "temporal starts 1/2", "temporal starts 2/2"),
+            (*entering, *bare),
+            strict=True,
+        ):
+            await run.wait_enrollments(f"{label}: asleep", _prefix(group), ASLEEP, len(group))
 
         p50, p99, rows = await run.latency([c for chunk in entering for c in chunk])
 
@@ -336,10 +360,10 @@ async def _run(
         clients=options.clients,
         concurrency=concurrency,
         route=tracker.path,
-        accepted_per_second=accepted,
+        accepted_per_second=n / ingest_seconds,
         entered_per_second=n / entry_seconds,
         signalled_per_second=n / signalled_seconds,
-        copy_per_second=copied,
+        copy_per_second=n / copy_seconds,
         temporal_starts_per_second=n / bare_seconds,
         temporal_signals_per_second=n / signal_seconds,
         rate=options.rate,
@@ -399,6 +423,7 @@ class _Run:
         self.tag = tag
         self.cpu: dict[str, PhaseCpu] = {}
         self._roots = stack.cpu_roots()
+        [self.worker] = [process for process in stack.processes if process.name == "worker"]
 
     def done(self, label: str, detail: str) -> None:
         self.console.print(f"  [green]✓[/green] {label}: {detail}", highlight=False)
@@ -408,11 +433,21 @@ class _Run:
         used["bench"] = own_cpu_seconds()
         return used
 
-    async def _measured(self, phase: str, events: int, work: Awaitable[float]) -> float:
-        """Run `work` (its seconds are the result) and add the CPU each part spent to `phase`."""
-        before = self._cpu_now()
-        seconds = await work
-        self.cpu.setdefault(phase, PhaseCpu()).add(events, before, self._cpu_now())
+    async def _measured(
+        self, phase: str, events: int, work: Awaitable[float], *, pause_worker: bool = False
+    ) -> float:
+        """Run `work` (its seconds are the result) and add the CPU each part spent to `phase`. With
+        `pause_worker` (and unless the options keep it live) the worker is paused meanwhile."""
+        paused = pause_worker and not self.options.live_worker
+        if paused:
+            self.worker.pause()
+        try:
+            before = self._cpu_now()
+            seconds = await work
+            self.cpu.setdefault(phase, PhaseCpu()).add(events, before, self._cpu_now())
+        finally:
+            if paused:
+                self.worker.resume()
         return seconds
 
     # ---- phases ---------------------------------------------------------------------------------
@@ -426,64 +461,59 @@ class _Run:
             batch_bodies(tracks(warm, NOISE, f"wn{tag}"), size, segment=self.tracker.segment)
         )
         await self.through_dispatch("warm-up entries", tracks(warm, TRIGGER, f"ws{tag}"), "start")
-        await self.wait_enrollments(
-            "warm-up asleep", f"w{tag}-", EnrollmentRow.waiting_until.is_not(None), size
-        )
+        await self.wait_enrollments("warm-up asleep", f"w{tag}-", ASLEEP, size)
         await self.through_dispatch("warm-up signals", tracks(warm, BROWSE, f"wb{tag}"), "signal")
         spare = [f"x{tag}-{i}" for i in range(WARM_UP_STARTS)]
         await self._bare_starts(spare)
-        await self.wait_enrollments(
-            "warm-up asleep", f"x{tag}-", EnrollmentRow.waiting_until.is_not(None), len(spare)
-        )
+        await self.wait_enrollments("warm-up asleep", f"x{tag}-", ASLEEP, len(spare))
         self.done("warm-up", f"{size} entries, {size} signals, {WARM_UP_STARTS} bare starts")
 
-    async def accepted(self, events: Sequence[dict[str, Any]]) -> float:
+    async def accepted(self, events: Sequence[dict[str, Any]], which: str) -> float:
         """Post the events; seconds from the first request to the last answer."""
         bodies = batch_bodies(events, self.options.batch, segment=self.tracker.segment)
         with self._progress() as progress:
             task = progress.add_task("POST matching no journey", total=len(events))
             seconds = await self._measured("accepted", len(events), self._post_all(bodies, progress, task))
-        self.done("accepted (no journey matched)", f"{len(events)} events in {seconds:.2f} s")
+        self.done(f"accepted (no journey matched) {which}", f"{len(events)} events in {seconds:.2f} s")
         return seconds
 
+    async def settle(self, label: str, customers: Sequence[str], condition: ColumnElement[bool]) -> None:
+        """With the worker live, until what a half set off is done (so that the next half does not pay
+        for it). Paused during the measured windows, the worker catches up in between instead."""
+        if self.options.live_worker:
+            await self.wait_enrollments(label, _prefix(customers), condition, len(customers))
+
     async def entries(self, customers: Sequence[str], which: str) -> float:
-        """Each customer's trigger event, until every start is dispatched; then until all are asleep."""
+        """Each customer's trigger event, until every start is dispatched."""
         events = tracks(customers, TRIGGER, f"s{self.tag}")
         seconds = await self._measured(
-            "entered", len(events), self.through_dispatch(f"entered {which}", events, "start")
-        )
-        await self.wait_enrollments(
-            f"entered {which} asleep",
-            _prefix(customers),
-            EnrollmentRow.waiting_until.is_not(None),
+            "entered",
             len(events),
+            self.through_dispatch(f"entered {which}", events, "start"),
+            pause_worker=True,
         )
+        await self.settle(f"entered {which} asleep", customers, ASLEEP)
         return seconds
 
     async def signals(self, customers: Sequence[str], which: str) -> float:
-        """Each customer's releasing event, until every signal is dispatched; then until all finished."""
+        """Each customer's releasing event, until every signal is dispatched."""
         events = tracks(customers, RELEASE, f"a{self.tag}")
         seconds = await self._measured(
-            "signalled", len(events), self.through_dispatch(f"signalled {which}", events, "signal")
-        )
-        await self.wait_enrollments(
-            f"signalled {which} finished",
-            _prefix(customers),
-            EnrollmentRow.status == "COMPLETED",
+            "signalled",
             len(events),
+            self.through_dispatch(f"signalled {which}", events, "signal"),
+            pause_worker=True,
         )
+        await self.settle(f"signalled {which} finished", customers, FINISHED)
         return seconds
 
     async def bare_starts(self, customers: Sequence[str], which: str) -> float:
-        """The dispatcher's start call for each customer, at its concurrency; then until all asleep."""
-        seconds = await self._measured("temporal starts", len(customers), self._bare_starts(customers))
-        self.done(f"temporal starts {which}", f"{len(customers)} in {seconds:.2f} s")
-        await self.wait_enrollments(
-            f"temporal starts {which} asleep",
-            _prefix(customers),
-            EnrollmentRow.waiting_until.is_not(None),
-            len(customers),
+        """The dispatcher's start call for each customer, at its concurrency."""
+        seconds = await self._measured(
+            "temporal starts", len(customers), self._bare_starts(customers), pause_worker=True
         )
+        self.done(f"temporal starts {which}", f"{len(customers)} in {seconds:.2f} s")
+        await self.settle(f"temporal starts {which} asleep", customers, ASLEEP)
         return seconds
 
     async def _bare_starts(self, customers: Sequence[str]) -> float:
@@ -504,7 +534,7 @@ class _Run:
 
     async def bare_signals(self, customers: Sequence[str], which: str) -> float:
         """The dispatcher's signal call, releasing each customer's waiting enrollment, at its
-        concurrency; then until all finished."""
+        concurrency."""
         signals: dict[str, tuple[str, EventSignal]] = {}
         for customer in customers:
             workflow_id, _ = enrollment_input(self.journey_id, JOURNEY_NAME, self.definition, customer)
@@ -526,17 +556,13 @@ class _Run:
             run_all(
                 "temporal signals", customers, signal, concurrency=self.stack.settings.dispatcher_concurrency
             ),
+            pause_worker=True,
         )
         self.done(f"temporal signals {which}", f"{len(customers)} in {seconds:.2f} s")
-        await self.wait_enrollments(
-            f"temporal signals {which} finished",
-            _prefix(customers),
-            EnrollmentRow.status == "COMPLETED",
-            len(customers),
-        )
+        await self.settle(f"temporal signals {which} finished", customers, FINISHED)
         return seconds
 
-    async def copy_rows(self, events: Sequence[dict[str, Any]]) -> float:
+    async def copy_rows(self, events: Sequence[dict[str, Any]], which: str) -> float:
         """The same rows COPYed into `events`, same batches, one connection per HTTP client."""
         stamp = datetime.now(UTC)
         records = [
@@ -576,7 +602,7 @@ class _Run:
         finally:
             for connection in connections:
                 await connection.close()
-        self.done("copy", f"{len(records)} rows in {seconds:.2f} s")
+        self.done(f"copy {which}", f"{len(records)} rows in {seconds:.2f} s")
         return seconds
 
     async def latency(self, waiting: Sequence[str]) -> tuple[float, float, int]:
@@ -603,7 +629,9 @@ class _Run:
                 await posting
             return time.perf_counter() - started
 
-        await self._measured("latency", total, paced())
+        await self._measured("latency", total, paced(), pause_worker=True)
+        if self.options.live_worker:
+            await self.wait_idle()  # the worker still has the signals to take in
         async with self.sessions() as session:
             count, p50, p99 = (
                 await session.execute(
@@ -749,8 +777,30 @@ class _Run:
                         break
                     self._check_alive()
                     await asyncio.sleep(0.25)
+        await self.wait_idle()
         if not label.startswith("warm-up"):
             self.done(label, f"{expected} after {time.perf_counter() - started:.1f} s")
+
+    async def wait_idle(self) -> None:
+        """Until the worker and the dev server have nothing left to do (each under a tenth of a core
+        for two seconds in a row), at most IDLE_WAIT_SECONDS: what a phase left behind must not weigh
+        on the next."""
+        roots = {part: pid for part, pid in self._roots.items() if part in ("worker", "temporal")}
+        deadline = time.monotonic() + IDLE_WAIT_SECONDS
+        quiet = 0
+        before = cpu_seconds(roots)
+        while quiet < 2:
+            if time.monotonic() > deadline:
+                self.console.print(
+                    f"  (worker or dev server still busy after {IDLE_WAIT_SECONDS:.0f} s; going on)"
+                )
+                return
+            await asyncio.sleep(1.0)
+            after = cpu_seconds(roots)
+            busy = any(after[part] - before[part] > IDLE_SHARE for part in roots)
+            quiet = 0 if busy else quiet + 1
+            before = after
+            self._check_alive()
 
     def _check_alive(self) -> None:
         for process in self.stack.processes:

@@ -109,10 +109,22 @@ class StackProcess:
     def log_tail(self, lines: int = 30) -> str:
         return read_log_tail(self.log_file, 0, lines)
 
+    def pause(self) -> None:
+        """SIGSTOP: the process keeps its state and connections but takes no CPU until `resume`."""
+        if self.process.poll() is None:
+            with suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process.poll() is None:
+            with suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """SIGTERM and wait (each of these processes drains and closes on it); SIGKILL if it hangs."""
         if self.process.poll() is None:
             with suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGCONT)  # a paused process would not act on SIGTERM
                 self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(STOP_TIMEOUT_SECONDS)

@@ -189,6 +189,13 @@ def bench_ingest(
     batch: Annotated[int, typer.Option(min=1, max=500, help="Events per request")] = 100,
     rate: Annotated[int, typer.Option(min=10, help="Events/s of the latency phase")] = 200,
     seconds: Annotated[float, typer.Option(min=1, help="Length of the latency phase")] = 10.0,
+    live_worker: Annotated[
+        bool,
+        typer.Option(
+            "--live-worker",
+            help="Keep the worker running during the Temporal-bound phases (default: paused meanwhile)",
+        ),
+    ] = False,
     events_batch: Annotated[
         bool,
         typer.Option(
@@ -203,7 +210,13 @@ def bench_ingest(
 
     out = Console()
     options = IngestOptions(
-        n=n, batch=batch, clients=clients, rate=rate, latency_seconds=seconds, segment_route=not events_batch
+        n=n,
+        batch=batch,
+        clients=clients,
+        rate=rate,
+        latency_seconds=seconds,
+        segment_route=not events_batch,
+        live_worker=live_worker,
     )
     try:
         figures = asyncio.run(run_ingest_bench(options, out))
