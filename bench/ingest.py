@@ -29,12 +29,12 @@ One line per figure; machines read the line starts:
 - `api peak RSS = N MiB` — VmHWM of the API process at the end.
 
 Fairness:
-- the worker is paused (SIGSTOP) during every window measured against Temporal (the bare loops, the
-  entries, the signals, the latency phase) and catches up in between — all enrollments asleep before
-  any signal is sent. On one 2-core box, a worker taking in the workflows it was just handed competes
-  for the CPU the dev server accepts starts with, the more so the longer a window lasts, which would
-  penalise whichever side is slower (and in a deployment it runs elsewhere). `--live-worker` keeps it
-  running; each half then waits until the worker has caught up before the next begins;
+- the worker is paused (SIGSTOP, once idle) during each pair measured against Temporal and during the
+  latency phase, and catches up in between — all enrollments asleep before any signal is sent. On one
+  2-core box, a worker taking in the workflows it was just handed competes for the CPU the dev server
+  accepts starts with, the more so the longer a window lasts, which would penalise whichever side is
+  slower (and in a deployment it runs elsewhere). `--live-worker` keeps it running; each half then
+  waits until the worker has caught up before the next begins;
 - each pair (ingest and COPY, Temporal's starts and the entries, its signals and the signals) runs
   in halves, A B B A, so that a machine whose load drifts weighs on both alike;
 - the reconciler's periodic sweep is moved out of the way (see `_run`).
@@ -51,8 +51,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -340,7 +340,8 @@ async def _run(
         ingest_seconds += await run.accepted(noise[half:], "2/2")
         bare = [[f"t{tag}{k}-{i}" for i in range(size)] for k, size in enumerate((half, n - half))]
         entering = [[f"e{tag}{k}-{i}" for i in range(size)] for k, size in enumerate((half, n - half))]
-        bare_seconds, entry_seconds = await _abba(run.bare_starts, run.entries, bare, entering)
+        async with run.worker_paused():
+            bare_seconds, entry_seconds = await _abba(run.bare_starts, run.entries, bare, entering)
         # The signals go to enrollments asleep in their WAIT_FOR_EVENT: the worker catches up first.
         for label, group in zip(
             ("entered 1/2", "entered 2/2", "temporal starts 1/2", "temporal starts 2/2"),
@@ -349,9 +350,10 @@ async def _run(
         ):
             await run.wait_enrollments(f"{label}: asleep", _prefix(group), ASLEEP, len(group))
 
-        p50, p99, rows = await run.latency([c for chunk in entering for c in chunk])
-
-        signal_seconds, signalled_seconds = await _abba(run.bare_signals, run.signals, bare, entering)
+        async with run.worker_paused():
+            p50, p99, rows = await run.latency([c for chunk in entering for c in chunk])
+        async with run.worker_paused():  # once the worker has taken in the latency phase's signals
+            signal_seconds, signalled_seconds = await _abba(run.bare_signals, run.signals, bare, entering)
         _, api_peak = memory_mib(api.pid)
         console.print(f"machine load (1-min average) at the end: {os.getloadavg()[0]:.2f}", highlight=False)
     return IngestFigures(
@@ -433,22 +435,27 @@ class _Run:
         used["bench"] = own_cpu_seconds()
         return used
 
-    async def _measured(
-        self, phase: str, events: int, work: Awaitable[float], *, pause_worker: bool = False
-    ) -> float:
-        """Run `work` (its seconds are the result) and add the CPU each part spent to `phase`. With
-        `pause_worker` (and unless the options keep it live) the worker is paused meanwhile."""
-        paused = pause_worker and not self.options.live_worker
-        if paused:
-            self.worker.pause()
-        try:
-            before = self._cpu_now()
-            seconds = await work
-            self.cpu.setdefault(phase, PhaseCpu()).add(events, before, self._cpu_now())
-        finally:
-            if paused:
-                self.worker.resume()
+    async def _measured(self, phase: str, events: int, work: Awaitable[float]) -> float:
+        """Run `work` (its seconds are the result) and add the CPU each part spent to `phase`."""
+        before = self._cpu_now()
+        seconds = await work
+        self.cpu.setdefault(phase, PhaseCpu()).add(events, before, self._cpu_now())
         return seconds
+
+    @asynccontextmanager
+    async def worker_paused(self) -> AsyncIterator[None]:
+        """The worker paused for the block (unless the options keep it live). Paused while idle, and
+        for a whole pair: a worker stopped in the middle of workflow tasks would leave Temporal their
+        timeouts to handle inside a measured window."""
+        if self.options.live_worker:
+            yield
+            return
+        await self.wait_idle()
+        self.worker.pause()
+        try:
+            yield
+        finally:
+            self.worker.resume()
 
     # ---- phases ---------------------------------------------------------------------------------
 
@@ -490,7 +497,6 @@ class _Run:
             "entered",
             len(events),
             self.through_dispatch(f"entered {which}", events, "start"),
-            pause_worker=True,
         )
         await self.settle(f"entered {which} asleep", customers, ASLEEP)
         return seconds
@@ -502,7 +508,6 @@ class _Run:
             "signalled",
             len(events),
             self.through_dispatch(f"signalled {which}", events, "signal"),
-            pause_worker=True,
         )
         await self.settle(f"signalled {which} finished", customers, FINISHED)
         return seconds
@@ -510,7 +515,9 @@ class _Run:
     async def bare_starts(self, customers: Sequence[str], which: str) -> float:
         """The dispatcher's start call for each customer, at its concurrency."""
         seconds = await self._measured(
-            "temporal starts", len(customers), self._bare_starts(customers), pause_worker=True
+            "temporal starts",
+            len(customers),
+            self._bare_starts(customers),
         )
         self.done(f"temporal starts {which}", f"{len(customers)} in {seconds:.2f} s")
         await self.settle(f"temporal starts {which} asleep", customers, ASLEEP)
@@ -556,7 +563,6 @@ class _Run:
             run_all(
                 "temporal signals", customers, signal, concurrency=self.stack.settings.dispatcher_concurrency
             ),
-            pause_worker=True,
         )
         self.done(f"temporal signals {which}", f"{len(customers)} in {seconds:.2f} s")
         await self.settle(f"temporal signals {which} finished", customers, FINISHED)
@@ -629,9 +635,7 @@ class _Run:
                 await posting
             return time.perf_counter() - started
 
-        await self._measured("latency", total, paced(), pause_worker=True)
-        if self.options.live_worker:
-            await self.wait_idle()  # the worker still has the signals to take in
+        await self._measured("latency", total, paced())
         async with self.sessions() as session:
             count, p50, p99 = (
                 await session.execute(
