@@ -1,0 +1,1 @@
+"""What authoring and sending both need: template rendering, the URL guard, channel settings, signing."""
