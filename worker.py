@@ -26,8 +26,8 @@ from activities.control import ControlActivities
 from activities.messaging import MessagingActivities
 from activities.profiles import ProfileActivities
 from activities.projections import ProjectionActivities
-from journeys.logs import ActivityLogContext
-from journeys.settings import Settings
+from plumbing.logs import ActivityLogContext
+from plumbing.settings import Settings
 from services.temporal import EnrollmentGateway, TemporalConnection
 from workflows.control import JourneyControlWorkflow
 from workflows.enrollment import EnrollmentWorkflow
@@ -116,10 +116,10 @@ def build_worker(
 
 
 async def run_worker(settings: Settings) -> None:
-    from journeys.codec import data_converter
-    from journeys.runtime import database_url
-    from journeys.telemetry import build_runtime
-    from journeys.tracing import WORKER_SERVICE, temporal_interceptors
+    from devstack.resources import database_url
+    from plumbing.codec import data_converter
+    from plumbing.telemetry import build_runtime
+    from plumbing.tracing import WORKER_SERVICE, temporal_interceptors
     from services.temporal import connect_client
     from store.db import create_engine, create_session_factory
 
@@ -140,9 +140,3 @@ async def run_worker(settings: Settings) -> None:
     async with worker:
         await stop.wait()
     await engine.dispose()
-
-
-if __name__ == "__main__":
-    from journeys.cli import worker as worker_command
-
-    worker_command()  # the same as `journeys worker`: logging and tracing set up, then run_worker

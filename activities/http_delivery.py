@@ -21,7 +21,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 
 from activities.channels import PermanentDeliveryError, TransientDeliveryError
-from activities.netguard import AllowList, BlockedDestinationError, resolve_and_check
+from delivery.netguard import AllowList, BlockedDestinationError, resolve_and_check
 
 # Enough of an error response to explain a refusal in the message log, not enough to fill it.
 ERROR_SNIPPET_BYTES = 300

@@ -15,7 +15,6 @@ the window ends before this activity is scheduled.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -25,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.common import MetricMeter
@@ -39,7 +38,6 @@ from activities.channels import (
     TransientDeliveryError,
     temporal_retry_delay,
 )
-from activities.netguard import AllowList
 from activities.providers import (
     ProviderChannel,
     ProviderSettings,
@@ -48,18 +46,14 @@ from activities.providers import (
     phone_number,
     push_token,
 )
-from activities.rendering import Renderer, TemplateRenderError
-from activities.webhooks import (
-    RESERVED_HEADERS,
-    TargetGoneError,
-    WebhookChannel,
-    WebhookTarget,
-    sign,
-)
+from activities.webhooks import TargetGoneError, WebhookChannel, WebhookTarget
+from delivery.channel_settings import MAX_WEBHOOK_TIMEOUT_SECONDS as MAX_WEBHOOK_TIMEOUT_SECONDS
+from delivery.channel_settings import WebhookSettings
+from delivery.netguard import AllowList
+from delivery.rendering import Renderer, TemplateRenderError
 from domain.durations import parse_duration
 from domain.metrics import SEND_DURATION, SENDS
 from domain.payloads import SendRequest, SendResult
-from domain.wire import WireModel
 from store.repositories.action_targets import ActionTargetRepository
 from store.repositories.customers import CustomerRepository
 from store.repositories.enrollments import EnrollmentRepository
@@ -69,51 +63,15 @@ from store.repositories.templates import TemplateRepository
 from store.rows import ActionTargetRow
 
 SEND_MESSAGE = "send_message"
-# Below the workflow's start-to-close timeout of the send activity (30 s), so a slow receiver fails
-# the attempt by our own deadline, with a useful error, rather than by Temporal's.
-MAX_WEBHOOK_TIMEOUT_SECONDS = 25.0
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}")
-_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-class WebhookSettings(WireModel):
-    """The `settings` of a WEBHOOK action target, as stored and as the send activity reads them."""
-
-    url: str = Field(min_length=1, max_length=2048, description="http(s) URL the POST goes to")
-    secret: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=512,
-        description="Standard Webhooks signing secret: `whsec_<base64>` or a raw string; none: unsigned",
+def webhook_target(settings: WebhookSettings) -> WebhookTarget:
+    return WebhookTarget(
+        url=settings.url,
+        secret=settings.secret,
+        headers=settings.headers,
+        timeout_seconds=settings.timeout_seconds,
     )
-    headers: dict[str, str] = Field(
-        default_factory=dict, max_length=32, description="Extra request headers (e.g. Authorization)"
-    )
-    timeout_seconds: float = Field(default=10.0, gt=0, le=MAX_WEBHOOK_TIMEOUT_SECONDS)
-
-    @field_validator("secret")
-    @classmethod
-    def _usable_secret(cls, secret: str | None) -> str | None:
-        if secret is not None:
-            sign(secret, "check", 0, b"")  # a ValueError says why it cannot sign
-        return secret
-
-    @field_validator("headers")
-    @classmethod
-    def _valid_headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        for name, value in headers.items():
-            if not _HEADER_NAME.fullmatch(name):
-                raise ValueError(f"header name {name!r} is not a valid HTTP token")
-            if name.lower() in RESERVED_HEADERS:
-                raise ValueError(f"header {name!r} is set by the webhook channel and cannot be overridden")
-            if len(value) > 4096 or _HEADER_VALUE_FORBIDDEN.search(value):
-                raise ValueError(f"the value of header {name!r} is too long or holds control characters")
-        return headers
-
-    def target(self) -> WebhookTarget:
-        return WebhookTarget(
-            url=self.url, secret=self.secret, headers=self.headers, timeout_seconds=self.timeout_seconds
-        )
 
 
 def display_url(url: str) -> str:
@@ -360,7 +318,7 @@ class MessagingActivities:
         try:
             if channel == "WEBHOOK":
                 return _Webhook(
-                    target_id=row.id, target=WebhookSettings.model_validate(row.settings).target()
+                    target_id=row.id, target=webhook_target(WebhookSettings.model_validate(row.settings))
                 )
             return _Provider(target_id=row.id, target=ProviderSettings.model_validate(row.settings).target())
         except ValidationError as exc:

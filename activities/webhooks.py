@@ -7,8 +7,6 @@ idempotency key, so a retried send carries the same id and the receiver can dedu
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -31,14 +29,11 @@ from activities.channels import TransientDeliveryError as TransientDeliveryError
 from activities.channels import temporal_retry_delay as temporal_retry_delay
 from activities.http_delivery import GuardedPoster, display_origin
 from activities.http_delivery import parse_retry_after as parse_retry_after
+from delivery.webhook_signing import RESERVED_HEADERS as RESERVED_HEADERS
+from delivery.webhook_signing import SECRET_PREFIX as SECRET_PREFIX
+from delivery.webhook_signing import sign as sign
 
 USER_AGENT = "journeys-webhooks/1"
-SECRET_PREFIX = "whsec_"
-# Headers the channel owns: a target's extra headers cannot replace them.
-RESERVED_HEADERS = frozenset(
-    {"host", "content-type", "content-length", "user-agent", "webhook-id", "webhook-timestamp"}
-    | {"webhook-signature", "connection", "transfer-encoding"}
-)
 _HEADER_SAFE_ID = re.compile(r"[!-~]{1,255}")
 
 
@@ -56,13 +51,6 @@ class WebhookTarget:
     def __post_init__(self) -> None:
         if not self.timeout_seconds > 0:
             raise ValueError(f"timeout_seconds must be positive, not {self.timeout_seconds}")
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` value: `v1,` and the base64 HMAC-SHA256 of `{msg_id}.{timestamp}.{body}`."""
-    signed_content = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_signing_key(secret), signed_content, hashlib.sha256).digest()
-    return f"v1,{base64.b64encode(digest).decode('ascii')}"
 
 
 def verify(
@@ -166,17 +154,6 @@ class WebhookChannel:
             except ValueError as exc:
                 raise PermanentDeliveryError(f"the webhook secret is not usable: {exc}") from exc
         return headers
-
-
-def _signing_key(secret: str) -> bytes:
-    if not secret:
-        raise ValueError("the secret is empty")
-    if secret.startswith(SECRET_PREFIX):
-        try:
-            return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
-        except binascii.Error as exc:
-            raise ValueError(f"a {SECRET_PREFIX} secret must be base64: {exc}") from exc
-    return secret.encode()
 
 
 def _content_type(body: bytes) -> str:

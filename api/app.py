@@ -32,7 +32,7 @@ from api.routers import (
     templates,
     tracking,
 )
-from journeys.tracing import instrument_app
+from plumbing.tracing import instrument_app
 
 
 def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = False) -> FastAPI:

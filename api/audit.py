@@ -18,7 +18,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Principal
-from store.repositories.audit import AuditRepository
+from services.audit import AuditService
+from services.uow import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ class AuditLog:
         try:
             sessions = scope["app"].state.resources.sessions
             async with sessions() as session:
-                await AuditRepository(session).record(
+                uow = UnitOfWork(session)
+                await AuditService(uow).record(
                     tenant_id=principal.tenant_id,
                     subject=principal.subject,
                     method=method,
@@ -89,6 +91,6 @@ class AuditLog:
                     status_code=status,
                     request_id=request_id,
                 )
-                await session.commit()
+                await uow.commit()
         except Exception:
             logger.exception("could not write the audit log entry for %s %s (%s)", method, path, request_id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.errors import DomainError
-from journeys.settings import Settings
+from plumbing.settings import Settings
 
 
 class RateLimitedError(DomainError):

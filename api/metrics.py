@@ -1,7 +1,7 @@
 """The API's own metrics: every request by route template and status (recorded by the
 RequestContext middleware, with the access log line), event ingestion and refused events.
 
-Recorded through the process's Temporal runtime meter (journeys/telemetry.py), so they are served by
+Recorded through the process's Temporal runtime meter (plumbing/telemetry.py), so they are served by
 the same Prometheus endpoint as the SDK's client metrics. Routes are labelled by their template
 (`/v1/journeys/{journeyId}`), never by the raw path, to keep the label set bounded.
 """

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import ApiMetrics
-from journeys.logs import as_uuid, bind, log_context, safe_path
+from plumbing.logs import as_uuid, bind, log_context, safe_path
 
 access_logger = logging.getLogger("journeys.access")
 

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from api.auth import TokenVerifier
 from api.limits import TenantRateLimiter
 from api.metrics import ApiMetrics
-from journeys.codec import data_converter
-from journeys.settings import Settings
-from journeys.telemetry import build_runtime, metric_meter
-from journeys.tracing import API_SERVICE, temporal_interceptors
+from plumbing.codec import data_converter
+from plumbing.settings import Settings
+from plumbing.telemetry import build_runtime, metric_meter
+from plumbing.tracing import API_SERVICE, temporal_interceptors
 from services.engine_control import EnrollmentControl
 from services.temporal import EnrollmentGateway, TemporalConnection
 from store.db import create_engine, create_session_factory

@@ -19,7 +19,7 @@ from bench.stack import BenchStack
 from domain.definition import JourneyDefinition
 from domain.ids import enrollment_id, enrollment_workflow_id
 from domain.payloads import EnrollmentInput
-from journeys.codec import data_converter
+from plumbing.codec import data_converter
 from services.journeys import JourneyService, NewJourney
 from services.temporal import EnrollmentGateway, connect_client
 from services.uow import UnitOfWork

@@ -24,7 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from bench.common import connect, enrollment_input, publish_journey, run_id
 from bench.reference import reference_journey
 from bench.stack import bench_stack
-from journeys.codec import data_converter
+from plumbing.codec import data_converter
 from worker import workflow_runner
 from workflows.enrollment import EnrollmentWorkflow
 

@@ -20,15 +20,15 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from journeys.devstack import (
+from devstack import (
     SmtpSink,
     TemporalDevServer,
     ensure_embedded_postgres,
     find_free_port,
     stop_embedded_postgres,
 )
-from journeys.devstack.temporal import read_log_tail
-from journeys.settings import Settings
+from devstack.temporal import read_log_tail
+from plumbing.settings import Settings
 from store.migrate import upgrade_to_head
 
 STOP_TIMEOUT_SECONDS = 30.0

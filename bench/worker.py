@@ -6,9 +6,9 @@ import asyncio
 import signal
 
 from bench.reference import ReferenceControlWorkflow
-from journeys.codec import data_converter
-from journeys.runtime import database_url
-from journeys.settings import get_settings
+from devstack.resources import database_url
+from plumbing.codec import data_converter
+from plumbing.settings import get_settings
 from services.temporal import connect_client
 from store.db import create_engine, create_session_factory
 from worker import build_worker

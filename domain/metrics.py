@@ -1,7 +1,7 @@
 """Names and histogram buckets of the product's own metrics (journeys_*), in one place.
 
 Workflows, activities and the API record them through the Temporal runtime's metric meter, so they
-come out of the same Prometheus endpoint as the Temporal SDK's metrics (journeys/telemetry.py).
+come out of the same Prometheus endpoint as the Temporal SDK's metrics (plumbing/telemetry.py).
 """
 
 from __future__ import annotations

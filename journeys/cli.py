@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from journeys.settings import get_settings
+from plumbing.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 bench_app = typer.Typer(
@@ -21,7 +21,7 @@ console = Console(stderr=True)
 @app.command()
 def dev() -> None:
     """Start everything on this machine: PostgreSQL, Temporal + UI, SMTP sink, worker, API."""
-    from journeys.devstack.stack import run_dev_stack
+    from journeys.stack import run_dev_stack
 
     raise typer.Exit(run_dev_stack(get_settings()))
 
@@ -36,10 +36,10 @@ def api(
 
     from api.app import create_app
     from api.resources import AppResources
-    from journeys.logs import configure_logging, uvicorn_log_options
-    from journeys.runtime import database_url, jwt_secret
-    from journeys.tracing import API_SERVICE, configure_tracing
-    from journeys.tracing import shutdown as shutdown_tracing
+    from devstack.resources import database_url, jwt_secret
+    from plumbing.logs import configure_logging, uvicorn_log_options
+    from plumbing.tracing import API_SERVICE, configure_tracing
+    from plumbing.tracing import shutdown as shutdown_tracing
 
     settings = get_settings()
     configure_logging(settings)
@@ -65,9 +65,9 @@ def api(
 @app.command()
 def worker() -> None:
     """Run the Temporal worker (same as `python worker.py`)."""
-    from journeys.logs import configure_logging
-    from journeys.tracing import WORKER_SERVICE, configure_tracing
-    from journeys.tracing import shutdown as shutdown_tracing
+    from plumbing.logs import configure_logging
+    from plumbing.tracing import WORKER_SERVICE, configure_tracing
+    from plumbing.tracing import shutdown as shutdown_tracing
     from worker import run_worker
 
     settings = get_settings()
@@ -83,7 +83,7 @@ def worker() -> None:
 def dispatcher() -> None:
     """Drain the outbox of workflow starts and signals into Temporal; heal orphaned enrollments."""
     from journeys.dispatch import run_dispatcher
-    from journeys.logs import configure_logging
+    from plumbing.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings)
@@ -116,7 +116,7 @@ def codec_server(
 @app.command()
 def migrate() -> None:
     """Apply database migrations up to the newest."""
-    from journeys.runtime import database_url
+    from devstack.resources import database_url
     from store.migrate import upgrade_to_head
 
     upgrade_to_head(database_url(get_settings()))
@@ -134,7 +134,7 @@ def token(
 ) -> None:
     """Mint an HS256 bearer token with the configured (or dev) secret."""
     from api.auth import ALL_SCOPES, mint_token
-    from journeys.runtime import jwt_secret
+    from devstack.resources import jwt_secret
 
     settings = get_settings()
     granted: list[str] = []

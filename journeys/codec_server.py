@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from journeys.codec import EncryptionCodec, PayloadDecryptionError, codec_from_settings
-from journeys.settings import Settings
+from plumbing.codec import EncryptionCodec, PayloadDecryptionError, codec_from_settings
+from plumbing.settings import Settings
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 

@@ -7,16 +7,16 @@ import asyncio
 import logging
 import signal
 
-from journeys.settings import Settings
+from plumbing.settings import Settings
 
 logger = logging.getLogger("journeys.dispatcher")
 
 
 async def run_dispatcher(settings: Settings) -> None:
-    from journeys.codec import data_converter
-    from journeys.runtime import database_url
-    from journeys.telemetry import build_runtime, metric_meter
-    from journeys.tracing import WORKER_SERVICE, temporal_interceptors
+    from devstack.resources import database_url
+    from plumbing.codec import data_converter
+    from plumbing.telemetry import build_runtime, metric_meter
+    from plumbing.tracing import WORKER_SERVICE, temporal_interceptors
     from services.dispatcher import Dispatcher, DispatcherConfig, DispatchMetrics
     from services.reconciler import Reconciler, ReconcilerConfig
     from services.temporal import EnrollmentGateway, TemporalConnection

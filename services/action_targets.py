@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from activities.messaging import WebhookSettings
-from activities.netguard import BlockedDestinationError, check_url
+from delivery.channel_settings import WebhookSettings
+from delivery.netguard import BlockedDestinationError, check_url
+from delivery.webhook_signing import SECRET_PREFIX
 from domain.errors import FieldIssue, InvalidInputError, NotFoundError
 from services.uow import UnitOfWork
 from store.repositories.action_targets import ActionTargetRepository
@@ -27,7 +28,7 @@ from store.rows import ActionTargetRow
 
 MAX_SETTINGS_BYTES = 16_384
 MASK = "****"
-WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_SECRET_PREFIX = SECRET_PREFIX
 # Settings keys (at any depth, header names included) whose string values are credentials.
 _SENSITIVE_KEY = re.compile(
     r"secret|passw(or)?d|token|api[-_]?key|authorization|cookie|credential|private[-_]?key|signature",

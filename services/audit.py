@@ -1,4 +1,4 @@
-"""The audit log (written by api/audit.py; read here)."""
+"""The audit log: one entry per mutating request (recorded by the API's middleware), read by tenant."""
 
 from __future__ import annotations
 
@@ -13,6 +13,18 @@ from store.rows import AuditRow
 class AuditService:
     def __init__(self, uow: UnitOfWork) -> None:
         self._audit = AuditRepository(uow.session)
+
+    async def record(
+        self, *, tenant_id: str, subject: str, method: str, path: str, status_code: int, request_id: str
+    ) -> None:
+        await self._audit.record(
+            tenant_id=tenant_id,
+            subject=subject,
+            method=method,
+            path=path,
+            status_code=status_code,
+            request_id=request_id,
+        )
 
     async def list(
         self,

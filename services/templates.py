@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from activities.rendering import Renderer, TemplateRenderError
+from delivery.rendering import Renderer, TemplateRenderError
 from domain.errors import ConflictError, FieldIssue, InvalidInputError, NotFoundError
 from services.uow import UnitOfWork
 from store.repositories.pagination import Page, PageRequest

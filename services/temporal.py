@@ -52,8 +52,8 @@ async def connect_client(
     runtime: Runtime | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """`data_converter` comes from `journeys.codec.data_converter(settings)` (encrypting when keyed);
-    `runtime` carries the process's metrics endpoint (journeys.telemetry), `interceptors` its tracing
+    """`data_converter` comes from `plumbing.codec.data_converter(settings)` (encrypting when keyed);
+    `runtime` carries the process's metrics endpoint (plumbing.telemetry), `interceptors` its tracing
     (a worker built on this client inherits them)."""
     return await Client.connect(
         address,

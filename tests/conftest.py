@@ -37,14 +37,14 @@ from temporalio.worker import Worker
 from api.app import create_app
 from api.auth import ALL_SCOPES, mint_token
 from api.resources import AppResources
-from journeys.devstack import (
+from devstack import (
     SmtpSink,
     ensure_embedded_postgres,
     stop_embedded_postgres,
     temporal_cli_path,
     temporal_test_server_path,
 )
-from journeys.settings import SEARCH_ATTRIBUTES, Settings
+from plumbing.settings import SEARCH_ATTRIBUTES, Settings
 from services.dispatcher import Dispatcher, DispatcherConfig
 from services.temporal import (
     CUSTOMER_ID,

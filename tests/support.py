@@ -13,10 +13,10 @@ from typing import IO, Any
 import httpx
 from temporalio.client import Client, WorkflowHandle
 
+from devstack import SmtpSink
 from domain.ids import enrollment_workflow_id
 from domain.payloads import EnrollmentStateView
-from journeys.devstack import SmtpSink
-from journeys.settings import Settings
+from plumbing.settings import Settings
 
 TENANT = "acme"  # the tenant of `api_client_for`'s default token
 TRIGGER = {"id": "start", "type": "TRIGGER"}

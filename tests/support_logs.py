@@ -1,4 +1,4 @@
-"""Capturing what reaches the root logger as the JSON lines `journeys.logs.JsonFormatter` writes."""
+"""Capturing what reaches the root logger as the JSON lines `plumbing.logs.JsonFormatter` writes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from journeys.logs import JsonFormatter
+from plumbing.logs import JsonFormatter
 
 
 class JsonLines:

@@ -12,9 +12,9 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from devstack import SmtpSink
 from domain.payloads import JOURNEY_CONTROL_WORKFLOW, JourneyControlInput
-from journeys.devstack import SmtpSink
-from journeys.settings import Settings
+from plumbing.settings import Settings
 from tests.conftest import ApiClientFor, RunWorker, start_dev_server
 from tests.support import END, MAIL, TENANT, TRIGGER, awaiting, chain, enroll, eventually, handle_of, publish
 

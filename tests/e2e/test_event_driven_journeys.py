@@ -15,7 +15,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.devstack import SmtpSink
+from devstack import SmtpSink
 from tests.conftest import RunWorker
 from tests.support import eventually, publish
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.devstack import SmtpSink
+from devstack import SmtpSink
 from tests.conftest import RunWorker
 
 pytestmark = pytest.mark.e2e

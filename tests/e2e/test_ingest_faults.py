@@ -57,13 +57,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels import message_id_for
+from devstack import SmtpSink
+from devstack.ports import find_free_port
 from domain.ids import enrollment_id, enrollment_workflow_id
 from domain.interpreter import idempotency_key
 from domain.payloads import SIGNAL_EVENT, EnrollmentInput, EventSignal
-from journeys.codec import data_converter
-from journeys.devstack import SmtpSink
-from journeys.devstack.ports import find_free_port
-from journeys.settings import Settings
+from plumbing.codec import data_converter
+from plumbing.settings import Settings
 from tests.conftest import TEST_JWT_SECRET, token_for
 from tests.support import TENANT, WorkerProcess, eventually, publish, worker_environment
 

@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.resources import AppResources
-from journeys.devstack import SmtpSink, find_free_port
-from journeys.settings import Settings
+from devstack import SmtpSink, find_free_port
+from plumbing.settings import Settings
 from tests.conftest import TEST_JWT_SECRET, token_for
 from tests.support import MAIL, TRIGGER, WorkerProcess, chain, enroll, worker_environment
 

@@ -32,8 +32,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.resources import AppResources
-from journeys.devstack import SmtpSink, find_free_port
-from journeys.settings import Settings
+from devstack import SmtpSink, find_free_port
+from plumbing.settings import Settings
 from services.dispatcher import Dispatcher
 from services.temporal import EnrollmentGateway, TemporalConnection
 from store.db import create_engine

@@ -9,7 +9,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.devstack import SmtpSink
+from devstack import SmtpSink
 from tests.conftest import RunWorker
 from tests.journey_examples import welcome_journey
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.devstack import SmtpSink
-from journeys.settings import Settings
+from devstack import SmtpSink
+from plumbing.settings import Settings
 from tests.conftest import ApiClientFor
 from tests.support import WorkerProcess, worker_environment
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from journeys.settings import Settings
+from plumbing.settings import Settings
 from store.repositories.action_targets import ActionTargetRepository
 from tests.conftest import ApiClientFor
 from tests.integration.test_api_contract import assert_problem

@@ -37,10 +37,10 @@ from activities.providers import (
     phone_number,
     push_token,
 )
+from devstack import SmtpSink
 from domain.definition import FrequencyCap, SendConfig
 from domain.payloads import SendRequest
-from journeys.devstack import SmtpSink
-from journeys.settings import Settings
+from plumbing.settings import Settings
 from store.repositories.customers import CustomerRepository
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.integration.test_enrollment_workflow import save_history

@@ -18,7 +18,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
-from journeys.devstack import (
+from devstack import (
     PortInUseError,
     SmtpSink,
     TemporalDevServer,
@@ -26,12 +26,12 @@ from journeys.devstack import (
     ensure_ports_free,
     find_free_port,
     read_maildir,
-    run_dev_stack,
     stop_embedded_postgres,
     temporal_cli_path,
     temporal_test_server_path,
 )
-from journeys.settings import SEARCH_ATTRIBUTES, Settings
+from journeys.stack import run_dev_stack
+from plumbing.settings import SEARCH_ATTRIBUTES, Settings
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_temporal_binaries_are_installed() -> None:
 
 
 def test_dev_stack_gives_api_worker_and_dispatcher_their_own_metrics_address() -> None:
-    from journeys.devstack.stack import _metrics_addresses
+    from journeys.stack import _metrics_addresses
 
     assert _metrics_addresses(None) == {}
     assert _metrics_addresses("127.0.0.1:9464") == {

@@ -12,9 +12,9 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from devstack import SmtpSink
 from domain.events import EventRecord
 from domain.payloads import EventSignal
-from journeys.devstack import SmtpSink
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.integration.test_enrollment_workflow import save_history
 from tests.support import (

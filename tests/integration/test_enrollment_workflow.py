@@ -10,7 +10,7 @@ import httpx
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.devstack import SmtpSink
+from devstack import SmtpSink
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"

@@ -22,7 +22,7 @@ from schemathesis import checks
 
 from api.app import create_app
 from api.resources import AppResources
-from journeys.settings import Settings
+from plumbing.settings import Settings
 from tests.conftest import TEST_JWT_SECRET, token_for
 
 EXAMPLES_PER_OPERATION = 5

@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from api.app import create_app
 from api.resources import AppResources
-from journeys.settings import Settings
+from plumbing.settings import Settings
 from tests.conftest import TEST_JWT_SECRET, ApiClientFor, token_for
 from tests.journey_examples import welcome_journey
 

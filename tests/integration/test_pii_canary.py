@@ -18,9 +18,9 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from journeys.codec import data_converter, generate_key
-from journeys.devstack import SmtpSink
-from journeys.settings import Settings
+from devstack import SmtpSink
+from plumbing.codec import data_converter, generate_key
+from plumbing.settings import Settings
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.support import awaiting, handle_of, publish
 

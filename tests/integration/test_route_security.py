@@ -20,7 +20,7 @@ from api.app import create_app
 from api.auth import ALL_SCOPES
 from api.deps import api_routes, required_scopes, takes_write_key
 from api.resources import AppResources
-from journeys.settings import Settings
+from plumbing.settings import Settings
 from tests.conftest import TEST_JWT_SECRET, token_for
 
 HTTP_METHODS = ("get", "put", "patch", "post", "delete")

@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.audience import JOURNEY_SCHEDULE_WORKFLOW, ScheduledEntryInput, journey_schedule_id
-from journeys.settings import Settings
+from plumbing.settings import Settings
 from tests.conftest import ApiClientFor, RunWorker
 from tests.integration.test_api_contract import assert_problem
 from tests.integration.test_events import post_event, track

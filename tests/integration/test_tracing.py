@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from journeys import tracing
-from journeys.codec import data_converter
-from journeys.devstack import SmtpSink
-from journeys.settings import Settings
+from devstack import SmtpSink
+from plumbing import tracing
+from plumbing.codec import data_converter
+from plumbing.settings import Settings
 from services.temporal import connect_client
 from tests.conftest import ApiClientFor, RunWorker
 from tests.support import END, MAIL, TRIGGER, chain, enroll, handle_of, publish

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from api.resources import AppResources
-from journeys.devstack import find_free_port
-from journeys.settings import Settings
+from devstack import find_free_port
+from plumbing.settings import Settings
 from tests.conftest import TEST_JWT_SECRET, ApiClientFor, token_for
 from tests.e2e.test_metrics import scrape, total
 from tests.integration.test_api_contract import assert_problem

@@ -17,7 +17,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.webhooks import verify
-from journeys.settings import Settings
+from plumbing.settings import Settings
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.integration.test_webhooks import Receiver, Reply
 from tests.support import END, TRIGGER, chain, eventually, handle_of, publish

@@ -16,9 +16,7 @@ from email.utils import formatdate
 
 import pytest
 
-from activities import netguard
 from activities.channels import OutboundMessage, PermanentDeliveryError
-from activities.netguard import BlockedDestinationError, blocked_reason, check_url, resolve_and_check
 from activities.webhooks import (
     USER_AGENT,
     RetryLaterError,
@@ -32,6 +30,8 @@ from activities.webhooks import (
     verify,
     webhook_id_for,
 )
+from delivery import netguard
+from delivery.netguard import BlockedDestinationError, blocked_reason, check_url, resolve_and_check
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 LOOPBACK = ("127.0.0.1",)

@@ -7,7 +7,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMaximum
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from journeys.settings import Settings
+from plumbing.settings import Settings
 from worker import SANDBOX_PASSTHROUGH, build_worker
 
 

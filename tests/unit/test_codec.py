@@ -13,7 +13,8 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain.payloads import EnrollmentInput
-from journeys.codec import (
+from journeys.codec_server import create_codec_app
+from plumbing.codec import (
     ENCODING,
     KEY_ID_METADATA,
     EncryptionCodec,
@@ -22,8 +23,7 @@ from journeys.codec import (
     decode_key,
     generate_key,
 )
-from journeys.codec_server import create_codec_app
-from journeys.settings import Settings
+from plumbing.settings import Settings
 
 SECRET = b"canary-9f2c@example.com"
 

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from journeys.codec import codec_from_settings
-from journeys.settings import SEARCH_ATTRIBUTES, Settings
+from plumbing.codec import codec_from_settings
+from plumbing.settings import SEARCH_ATTRIBUTES, Settings
 
 yaml = pytest.importorskip("yaml")
 

@@ -23,7 +23,7 @@ from api.app import create_app
 from api.auth import TokenVerifier
 from api.resources import AppResources
 from domain.errors import AuthenticationError
-from journeys.settings import Settings
+from plumbing.settings import Settings
 
 AUD, ISS = "journeys", "journeys"
 

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from domain.ids import customer_key
 from domain.payloads import EnrollmentSnapshot, ProfileReadRequest, ProgressBatch
-from journeys import tracing
-from journeys.logs import (
+from plumbing import tracing
+from plumbing.logs import (
     JsonFormatter,
     activity_fields,
     bind,
@@ -29,7 +29,7 @@ from journeys.logs import (
     log_context,
     safe_path,
 )
-from journeys.settings import Settings
+from plumbing.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -251,8 +251,8 @@ def test_tracing_off_configures_nothing_and_imports_no_sdk() -> None:
     script = (
         "import sys\n"
         "from fastapi import FastAPI\n"
-        "from journeys import tracing\n"
-        "from journeys.settings import Settings\n"
+        "from plumbing import tracing\n"
+        "from plumbing.settings import Settings\n"
         "import worker, api.app\n"
         "assert tracing.instrument_app(FastAPI(), Settings()) is False\n"
         "assert tracing.temporal_interceptors(Settings(), 'x') == []\n"
