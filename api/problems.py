@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import (
@@ -120,6 +121,43 @@ async def _database_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# SQLSTATE classes that mean "the database cannot serve you now" rather than "your query is wrong":
+# 08 connection exception, 53 insufficient resources (e.g. too many connections), 57P operator
+# intervention (57P03: the database system is starting up; 57P01: admin shutdown).
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+# asyncpg's names for the same, for errors that carry no SQLSTATE (the socket went away).
+_UNAVAILABLE_DRIVER_ERRORS = frozenset(
+    {"ConnectionDoesNotExistError", "ConnectionFailureError", "PostgresConnectionError", "InterfaceError"}
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether a database error (however wrapped) says the database is away, not that the query failed."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES):
+            return True
+        if type(current).__name__ in _UNAVAILABLE_DRIVER_ERRORS:
+            return True
+        orig = getattr(current, "orig", None)
+        pending.extend([orig if isinstance(orig, BaseException) else None, current.__cause__])
+    return False
+
+
+async def _driver_error(request: Request, exc: Exception) -> JSONResponse:
+    """A DBAPIError SQLAlchemy did not classify (e.g. asyncpg's CannotConnectNowError): 503 when the
+    database is away, else the generic 500."""
+    if database_unavailable(exc):
+        return await _database_error(request, exc)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error")
     return problem(500, "an unexpected error occurred; it has been logged", slug="internal")
@@ -132,4 +170,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     # Connection failures surface as these (asyncpg raises OSError subclasses on refused sockets).
     for db_error in (OperationalError, InterfaceError, OSError, TimeoutError):
         app.add_exception_handler(db_error, _database_error)
+    for driver_error in (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(driver_error, _driver_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -33,8 +33,19 @@ _ISO = re.compile(
 )
 
 
+# What timedelta can hold (999,999,999 days): beyond it a duration is refused as too long, not crashed on.
+_LONGEST = timedelta.max
+
+
 def parse_duration(text: str) -> timedelta:
     """Parse a duration; raises ValueError with a message fit for an API client."""
+    try:
+        return _parse(text)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long (at most {_LONGEST.days:,} days)") from None
+
+
+def _parse(text: str) -> timedelta:
     human = _HUMAN.match(text)
     if human:
         amount = float(human.group(1))
