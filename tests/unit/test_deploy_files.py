@@ -1,8 +1,11 @@
-"""The deployment files: docker-compose.yml, Dockerfile and .dockerignore are checked, not started."""
+"""The deployment files: docker-compose.yml, Dockerfile and .dockerignore are checked, not started;
+and the documentation that describes them: README.md stays a front door, docs/ holds the reference,
+and every relative link between them resolves."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 from ipaddress import ip_address
@@ -21,8 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+README_MAX_BYTES = 20_000
 
-README_SERVICES = {
+# The services docs/operations.md (Production deployment) describes.
+DOCUMENTED_SERVICES = {
     "api",
     "worker",
     "dispatcher",
@@ -116,8 +123,11 @@ def test_the_required_list_is_derived_from_settings() -> None:
     } <= required
 
 
-def test_every_service_the_readme_names_exists() -> None:
-    assert set(_services()) >= README_SERVICES
+def test_every_service_the_operations_guide_names_exists() -> None:
+    assert set(_services()) >= DOCUMENTED_SERVICES
+    guide = (DOCS / "operations.md").read_text()
+    for name in DOCUMENTED_SERVICES:
+        assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", guide), name
 
 
 def test_app_services_share_one_image_and_the_settings_every_process_needs() -> None:
@@ -335,3 +345,100 @@ def test_dockerignore_keeps_what_the_build_needs() -> None:
     assert {".git", ".data", ".venv", ".env"} <= ignored
     for needed in ("pyproject.toml", "README.md", "journeys", "worker.py", "store", "api"):
         assert needed not in ignored
+
+
+# --- The documentation: README.md is the front door, docs/ the reference ---------------------------
+
+_FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+
+
+def _markdown_files() -> list[Path]:
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def _prose(text: str) -> str:
+    """The text outside code: links inside fences or backticks are examples, not links."""
+    return _INLINE_CODE.sub("", _FENCE.sub("", text))
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, -1/-2 for repeats."""
+    seen: dict[str, int] = {}
+    anchors = set()
+    for heading in _HEADING.findall(_FENCE.sub("", path.read_text())):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def _relative_links(path: Path) -> list[str]:
+    links = _LINK.findall(_prose(path.read_text()))
+    return [link for link in links if not re.match(r"^[a-z][a-z0-9+.-]*:", link, re.I)]
+
+
+def test_the_readme_is_a_front_door() -> None:
+    size = len(README.read_bytes())
+    assert size < README_MAX_BYTES, f"README.md is {size} bytes: move reference material into docs/"
+    text = README.read_text()
+    for heading in ("## Two commands", "## Walkthrough", "## Layout"):
+        assert heading in text, heading
+    assert "make run" in text and "make test" in text
+
+
+def test_every_relative_link_in_the_docs_resolves() -> None:
+    broken: list[str] = []
+    checked = 0
+    for path in _markdown_files():
+        for link in _relative_links(path):
+            checked += 1
+            target, _, anchor = link.partition("#")
+            resolved = (path.parent / target).resolve() if target else path
+            if not resolved.exists():
+                broken.append(f"{path.relative_to(ROOT)}: {link} (no such file)")
+            elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
+                broken.append(f"{path.relative_to(ROOT)}: {link} (no such heading)")
+    assert checked > 20, "the link scan found almost nothing: is the pattern still right?"
+    assert broken == []
+
+
+def test_the_link_check_can_fail(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "# A page\n\n## The `x` command\n\n[ok](#the-x-command) [gone](missing.md) "
+        "[web](https://example.com) `[code](nowhere.md)`\n\n```\n[fenced](nowhere.md)\n```\n"
+    )
+    assert _relative_links(page) == ["#the-x-command", "missing.md"]
+    assert _anchors(page) == {"a-page", "the-x-command"}
+
+
+def test_the_readme_points_at_every_doc() -> None:
+    linked = {link.partition("#")[0] for link in _relative_links(README)}
+    for doc in sorted(DOCS.glob("*.md")):
+        assert f"docs/{doc.name}" in linked, f"README.md does not link docs/{doc.name}"
+
+
+def test_every_setting_is_documented() -> None:
+    text = (DOCS / "configuration.md").read_text()
+    missing = [
+        f"JOURNEYS_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`JOURNEYS_{name.upper()}`" not in text
+    ]
+    assert missing == [], "docs/configuration.md lacks " + ", ".join(missing)
+
+
+def test_the_walkthrough_journey_is_the_one_the_tests_run() -> None:
+    from tests.journey_examples import welcome_journey
+
+    walkthrough = README.read_text().split("## Walkthrough", 1)[1].split("\n## ", 1)[0]
+    body = re.search(r"JOURNEY=\$\(curl .*?-d \'(\{.*?\})\' \|", walkthrough, re.S)
+    assert body, "the walkthrough no longer creates its journey with one curl"
+    journey = json.loads(body[1])
+    expected = welcome_journey()
+    assert journey["nodes"] == expected["nodes"]
+    assert journey["edges"] == expected["edges"]
