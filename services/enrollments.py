@@ -12,6 +12,7 @@ from domain.errors import ConflictError, NotFoundError
 from domain.events import EventRecord
 from domain.ids import enrollment_id, enrollment_workflow_id
 from domain.lifecycle import accepts_entries
+from domain.step_order import in_path_order
 from domain.payloads import SIGNAL_EXIT, ControlSignal, EnrollmentInput, EnrollmentStateView
 from services.journeys import JourneyService
 from services.temporal import EnrollmentGateway
@@ -175,6 +176,8 @@ class EnrollmentService:
         row = await self._enrollments.get(tenant_id, enrollment_uuid)
         if row is None or row.journey_id != journey_id:
             raise NotFoundError("enrollment", str(enrollment_uuid))
-        steps = await self._enrollments.steps(tenant_id, enrollment_uuid)
+        version = await self._journeys.version(tenant_id, journey_id, row.version)
+        edges = JourneyDefinition.model_validate(version.definition).edges
+        steps = in_path_order(await self._enrollments.steps(tenant_id, enrollment_uuid), edges)
         live = await self._gateway.live_state(row.workflow_id) if row.status == "ACTIVE" else None
         return EnrollmentDetail(row, steps, live, self._gateway.workflow_url(row.workflow_id))

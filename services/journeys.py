@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +65,18 @@ class DestinationChange:
     template_id: str | None
 
 
+def _totals(counts: dict[str, int]) -> JourneyTotals:
+    by_status = {k: v for k, v in counts.items() if k != "CONVERTED"}
+    return JourneyTotals(
+        enrolled=sum(by_status.values()),
+        active=by_status.get("ACTIVE", 0),
+        completed=by_status.get("COMPLETED", 0),
+        exited=by_status.get("EXITED", 0),
+        failed=by_status.get("FAILED", 0),
+        converted=counts.get("CONVERTED", 0),
+    )
+
+
 def definition_of(row: JourneyRow) -> JourneyDefinition:
     return JourneyDefinition.model_validate(row.draft)
 
@@ -117,16 +129,14 @@ class JourneyService:
         )
 
     async def totals(self, tenant_id: str, journey_id: uuid.UUID) -> JourneyTotals:
-        counts = await self._enrollments.counts_by_status(tenant_id, journey_id)
-        by_status = {k: v for k, v in counts.items() if k != "CONVERTED"}
-        return JourneyTotals(
-            enrolled=sum(by_status.values()),
-            active=by_status.get("ACTIVE", 0),
-            completed=by_status.get("COMPLETED", 0),
-            exited=by_status.get("EXITED", 0),
-            failed=by_status.get("FAILED", 0),
-            converted=counts.get("CONVERTED", 0),
-        )
+        return (await self.totals_of(tenant_id, [journey_id]))[journey_id]
+
+    async def totals_of(
+        self, tenant_id: str, journey_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, JourneyTotals]:
+        """Every listed journey's enrollment totals in one query (a list page shows them all)."""
+        by_journey = await self._enrollments.counts_by_status_many(tenant_id, journey_ids)
+        return {journey_id: _totals(counts) for journey_id, counts in by_journey.items()}
 
     async def live_version(self, row: JourneyRow) -> JourneyVersionRow:
         version = await self._journeys.get_version(row.id, row.version)

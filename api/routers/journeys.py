@@ -88,11 +88,14 @@ async def list_journeys(
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in name or description")] = None,
 ) -> PageOut[JourneyOut]:
-    page = await JourneyService(uow).search(
+    service = JourneyService(uow)
+    page = await service.search(
         principal.tenant_id, paging, status=status_filter, site_id=site_id, trigger_type=trigger_type, text=q
     )
+    totals = await service.totals_of(principal.tenant_id, [row.id for row in page.items])
     return PageOut[JourneyOut](
-        data=[JourneyOut.build(row, None) for row in page.items], meta=PageMeta.of(page.total, paging)
+        data=[JourneyOut.build(row, totals[row.id]) for row in page.items],
+        meta=PageMeta.of(page.total, paging),
     )
 
 

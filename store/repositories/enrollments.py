@@ -227,20 +227,28 @@ class EnrollmentRepository:
         )
 
     async def counts_by_status(self, tenant_id: str, journey_id: uuid.UUID) -> dict[str, int]:
+        return (await self.counts_by_status_many(tenant_id, [journey_id]))[journey_id]
+
+    async def counts_by_status_many(
+        self, tenant_id: str, journey_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, int]]:
+        """Enrollments per status of each journey, and `CONVERTED` (a flag, not a status), in one query."""
+        counts: dict[uuid.UUID, dict[str, int]] = {journey_id: {"CONVERTED": 0} for journey_id in journey_ids}
+        if not journey_ids:
+            return counts
         rows = await self._session.execute(
-            select(EnrollmentRow.status, func.count())
-            .where(EnrollmentRow.tenant_id == tenant_id, EnrollmentRow.journey_id == journey_id)
-            .group_by(EnrollmentRow.status)
-        )
-        counts = {status: int(count) for status, count in rows}
-        converted = await self._session.scalar(
-            select(func.count()).where(
-                EnrollmentRow.tenant_id == tenant_id,
-                EnrollmentRow.journey_id == journey_id,
-                EnrollmentRow.converted.is_(True),
+            select(
+                EnrollmentRow.journey_id,
+                EnrollmentRow.status,
+                func.count(),
+                func.count().filter(EnrollmentRow.converted.is_(True)),
             )
+            .where(EnrollmentRow.tenant_id == tenant_id, EnrollmentRow.journey_id.in_(journey_ids))
+            .group_by(EnrollmentRow.journey_id, EnrollmentRow.status)
         )
-        counts["CONVERTED"] = int(converted or 0)
+        for journey_id, status, count, converted in rows:
+            counts[journey_id][status] = int(count)
+            counts[journey_id]["CONVERTED"] += int(converted)
         return counts
 
     async def steps(self, tenant_id: str, enrollment_id: uuid.UUID) -> list[EnrollmentStepRow]:

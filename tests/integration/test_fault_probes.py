@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from api.resources import AppResources
 from devstack import find_free_port
 from plumbing.settings import Settings
+from store.rows import EnrollmentRow, EnrollmentStepRow
 from tests.conftest import TEST_JWT_SECRET, ApiClientFor, token_for
 from tests.journey_examples import welcome_journey
 from tests.support import eventually
@@ -153,3 +157,103 @@ async def test_the_database_starting_up_is_503_with_retry_after(api_client_for: 
         assert response.headers["content-type"].startswith(PROBLEM)
         assert int(response.headers["retry-after"]) > 0
     assert health.status_code == 503
+
+
+# --- Reading back: order and totals -------------------------------------------------------------
+
+
+def _journey_whose_ids_sort_against_the_path() -> dict[str, Any]:
+    journey = welcome_journey()
+    journey["nodes"] = [
+        {"id": "z-start", "type": "TRIGGER", "name": "Manual", "config": {"triggerType": "MANUAL"}},
+        {
+            "id": "m-plan",
+            "type": "UPDATE",
+            "name": "Tag",
+            "config": {"updates": [{"field": "seen", "value": True}]},
+        },
+        {"id": "a-send", "type": "SEND", "name": "Hello", "config": journey["nodes"][1]["config"]},
+        {"id": "b-done", "type": "EXIT", "name": "Done"},
+    ]
+    journey["edges"] = [
+        {"sourceNodeId": "z-start", "targetNodeId": "m-plan"},
+        {"sourceNodeId": "m-plan", "targetNodeId": "a-send"},
+        {"sourceNodeId": "a-send", "targetNodeId": "b-done"},
+    ]
+    return journey
+
+
+async def _enrollment_with_steps(
+    sessions: async_sessionmaker[AsyncSession], journey_id: str, status: str, steps: list[str]
+) -> uuid.UUID:
+    enrollment_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        session.add(
+            EnrollmentRow(
+                id=enrollment_id,
+                tenant_id="acme",
+                journey_id=uuid.UUID(journey_id),
+                version=1,
+                customer_id=f"c-{enrollment_id.hex[:8]}",
+                entry_number=1,
+                workflow_id=f"wf-{enrollment_id}",
+                status=status,
+                enrolled_at=now,
+                converted=status == "COMPLETED",
+            )
+        )
+        await session.flush()
+        for node_id in steps:  # all in one instant, as a TRIGGER → UPDATE → SEND chain is
+            session.add(
+                EnrollmentStepRow(
+                    enrollment_id=enrollment_id,
+                    node_id=node_id,
+                    visit=1,
+                    tenant_id="acme",
+                    node_type="X",
+                    name=node_id,
+                    status="COMPLETED",
+                    started_at=now,
+                    completed_at=now,
+                )
+            )
+        await session.commit()
+    return enrollment_id
+
+
+async def test_steps_of_one_instant_are_listed_in_path_order(
+    api_client_for: ApiClientFor, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with api_client_for(None) as http:
+        journey = (await http.post("/v1/journeys", json=_journey_whose_ids_sort_against_the_path())).json()
+        assert (await http.post(f"/v1/journeys/{journey['id']}/publish")).status_code == 200
+        enrollment_id = await _enrollment_with_steps(
+            sessions, journey["id"], "COMPLETED", ["a-send", "b-done", "m-plan", "z-start"]
+        )
+        detail = await http.get(f"/v1/journeys/{journey['id']}/enrollments/{enrollment_id}")
+    assert detail.status_code == 200, detail.text
+    assert [s["stepId"] for s in detail.json()["steps"]] == ["z-start", "m-plan", "a-send", "b-done"]
+
+
+async def test_the_journey_list_shows_the_same_totals_as_one_journey(
+    api_client_for: ApiClientFor, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with api_client_for(None) as http:
+        journeys = []
+        for index, statuses in enumerate([["COMPLETED", "COMPLETED", "EXITED"], ["FAILED"], []]):
+            journey = (await http.post("/v1/journeys", json=welcome_journey(f"Totals {index}"))).json()
+            assert (await http.post(f"/v1/journeys/{journey['id']}/publish")).status_code == 200
+            for status in statuses:
+                await _enrollment_with_steps(sessions, journey["id"], status, [])
+            journeys.append(journey["id"])
+        listed = {j["id"]: j for j in (await http.get("/v1/journeys?limit=100")).json()["data"]}
+        for journey_id in journeys:
+            one = (await http.get(f"/v1/journeys/{journey_id}")).json()
+            assert listed[journey_id]["totals"] == one["totals"]
+            assert listed[journey_id]["_count"] == one["_count"]
+    assert listed[journeys[0]]["totals"]["completed"] == 2
+    assert listed[journeys[0]]["totals"]["converted"] == 2
+    assert listed[journeys[0]]["_count"]["enrollments"] == 3
+    assert listed[journeys[1]]["totals"]["failed"] == 1
+    assert listed[journeys[2]]["_count"]["enrollments"] == 0
