@@ -11,9 +11,9 @@ from temporalio import activity
 from domain.audience import ENROLL_AUDIENCE_PAGE, AudiencePageRequest, AudiencePageResult
 from domain.definition import JourneyDefinition
 from domain.lifecycle import accepts_entries
-from services.entries import JourneyEntries, LiveJourney
-from services.fanout import Deferred, bounded
+from services.entries import JourneyEntries
 from services.identity import CustomerIdentity
+from services.live_journeys import LiveVersion
 from services.schedules import scheduled_trigger
 from services.temporal import EnrollmentGateway
 from services.uow import UnitOfWork
@@ -29,6 +29,8 @@ class AudienceActivities:
     @activity.defn(name=ENROLL_AUDIENCE_PAGE)
     async def enroll_audience_page(self, request: AudiencePageRequest) -> AudiencePageResult:
         """One transaction per page; the workflow starts run after its commit, 16 at a time.
+
+        The journey's live version is read and parsed once per page and handed to every entry.
 
         A retried page does not enroll a member twice while their enrollment is still open (entry is
         idempotent); the entry rules (re-entry, cooldown) decide for members whose enrollment ended.
@@ -59,17 +61,14 @@ class AudienceActivities:
                 after=request.after_customer_id,
                 limit=request.batch_size,
             )
-            deferred = Deferred(session)
-            entries = JourneyEntries(deferred, self._gateway)
+            entries = JourneyEntries(uow, self._gateway)
             identity = CustomerIdentity(uow)
-            live = LiveJourney(journey_id, definition)
+            live = LiveVersion(journey_id, version.version, journey.name, definition)
             enrolled = 0
             for customer_id in members:
                 anonymous = await identity.is_anonymous(request.tenant_id, customer_id)
                 if await entries.enter(request.tenant_id, live, customer_id, anonymous=anonymous) is not None:
                     enrolled += 1
-            if deferred.collected:
-                uow.after_commit(bounded(deferred.collected))
             await uow.commit()
         activity.heartbeat(len(members))
         return AudiencePageResult(

@@ -12,15 +12,16 @@ from domain.errors import ConflictError, NotFoundError
 from domain.events import EventRecord
 from domain.ids import enrollment_id, enrollment_workflow_id
 from domain.lifecycle import accepts_entries
-from domain.step_order import in_path_order
 from domain.payloads import SIGNAL_EXIT, ControlSignal, EnrollmentInput, EnrollmentStateView
+from domain.step_order import in_path_order
 from services.journeys import JourneyService
+from services.live_journeys import LiveVersion
 from services.temporal import EnrollmentGateway
 from services.uow import EnrollmentStart, UnitOfWork
 from store.repositories.customers import CustomerRepository
 from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.pagination import Page, PageRequest
-from store.rows import EnrollmentRow, EnrollmentStepRow
+from store.rows import EnrollmentRow, EnrollmentStepRow, JourneyRow
 
 
 @dataclass(frozen=True)
@@ -58,37 +59,47 @@ class EnrollmentService:
         self._journeys = JourneyService(uow)
         self._enrollments = EnrollmentRepository(uow.session)
         self._customers = CustomerRepository(uow.session)
+        # One instance serves one transaction: the journeys it holds FOR SHARE, the versions it parsed.
+        self._locked: dict[uuid.UUID, JourneyRow] = {}
+        self._definitions: dict[tuple[uuid.UUID, int], JourneyDefinition] = {}
 
     async def enroll(
         self,
         tenant_id: str,
-        journey_id: uuid.UUID,
+        journey: uuid.UUID | LiveVersion,
         customer_id: str,
         *,
         trigger_event: EventRecord | None = None,
     ) -> EntryOutcome:
         """Enter a customer once; a retry of the same entry returns it instead of a second one.
 
+        `journey`: its id, or the live version the caller already holds (a trigger lookup, an audience
+        page), which is then not read and parsed again while it is still the live one.
         Re-entry: off → once ever; on → after the previous enrollment ended and its cooldown passed.
         The journey's status is read at entry time, in this transaction.
         """
-        journey = await self._journeys.get(tenant_id, journey_id, for_share=True)
-        if not accepts_entries(journey.status):
-            raise ConflictError(f"journey {journey_id} is {journey.status} and does not accept entries")
-        version = await self._journeys.live_version(journey)
-        definition = JourneyDefinition.model_validate(version.definition)
+        journey_id = journey.journey_id if isinstance(journey, LiveVersion) else journey
+        row = await self._locked_for_entry(tenant_id, journey_id)
+        if not accepts_entries(row.status):
+            raise ConflictError(f"journey {journey_id} is {row.status} and does not accept entries")
+        if isinstance(journey, LiveVersion) and journey.version == row.version:
+            live = journey.definition
+        else:
+            live = await self._definition(tenant_id, row, row.version)
 
         previous = await self._enrollments.latest_for_customer(tenant_id, journey_id, customer_id)
         if previous is not None and previous.status == "ACTIVE":
             # Re-issued start (a retry, or a workflow lost with a restored Temporal database): the
             # enrollment keeps the version it entered on, even after a newer one was published.
-            if previous.version != version.version:
-                entered = await self._journeys.version(tenant_id, journey_id, previous.version)
-                definition = JourneyDefinition.model_validate(entered.definition)
-            self._start_after_commit(previous, journey.name, definition, trigger_event)
+            entered = (
+                live
+                if previous.version == row.version
+                else await self._definition(tenant_id, row, previous.version)
+            )
+            self._start_after_commit(previous, row.name, entered, trigger_event)
             return EntryOutcome(previous, created=False)
         if previous is not None:
-            self._check_reentry(definition, previous, customer_id)
+            self._check_reentry(live, previous, customer_id)
 
         entry_number = previous.entry_number + 1 if previous is not None else 1
         await self._customers.ensure_exists(tenant_id, customer_id)
@@ -100,7 +111,7 @@ class EnrollmentService:
                 "id": new_id,
                 "tenant_id": tenant_id,
                 "journey_id": journey_id,
-                "version": version.version,
+                "version": row.version,
                 "customer_id": customer_id,
                 "entry_number": entry_number,
                 "workflow_id": workflow_id,
@@ -109,10 +120,34 @@ class EnrollmentService:
                 "enrolled_at": now,
             }
         )
-        row = await self._enrollments.get(tenant_id, new_id)
-        assert row is not None
-        self._start_after_commit(row, journey.name, definition, trigger_event)
-        return EntryOutcome(row, created=inserted)
+        # Not inserted: a concurrent entry made the same one first; answer with it.
+        enrollment = inserted or await self._enrollments.get(tenant_id, new_id)
+        assert enrollment is not None
+        self._start_after_commit(enrollment, row.name, live, trigger_event)
+        return EntryOutcome(enrollment, created=inserted is not None)
+
+    async def _locked_for_entry(self, tenant_id: str, journey_id: uuid.UUID) -> JourneyRow:
+        """The journey row, held FOR SHARE until this transaction ends (read once per journey: while
+        the lock is held no lifecycle change can commit, so its status and version stay as read)."""
+        row = self._locked.get(journey_id)
+        if row is None:
+            row = await self._journeys.get(tenant_id, journey_id, for_share=True)
+            self._locked[journey_id] = row
+        return row
+
+    async def _definition(self, tenant_id: str, row: JourneyRow, version: int) -> JourneyDefinition:
+        """Version `version` of the journey, read and parsed once per unit of work."""
+        key = (row.id, version)
+        definition = self._definitions.get(key)
+        if definition is None:
+            stored = (
+                await self._journeys.live_version(row)
+                if version == row.version
+                else await self._journeys.version(tenant_id, row.id, version)
+            )
+            definition = JourneyDefinition.model_validate(stored.definition)
+            self._definitions[key] = definition
+        return definition
 
     @staticmethod
     def _check_reentry(definition: JourneyDefinition, previous: EnrollmentRow, customer_id: str) -> None:
@@ -133,7 +168,7 @@ class EnrollmentService:
         async def signal_exit() -> None:
             await gateway.signal(workflow_id, SIGNAL_EXIT, ControlSignal(reason="exited by API"))
 
-        self._uow.after_commit(signal_exit)
+        self._uow.after_commit(signal_exit, phase="signals")
 
     def _start_after_commit(
         self,

@@ -8,26 +8,16 @@ rules refuse is not an error here, just not made. A journey whose settings keep 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
-from domain.definition import JourneyDefinition, TriggerConfig
+from domain.definition import JourneyDefinition
 from domain.errors import ConflictError
 from domain.events import EventRecord, matches
 from services.enrollments import EnrollmentService
+from services.live_journeys import LiveVersion
 from services.temporal import EnrollmentGateway
 from services.uow import UnitOfWork
 from store.repositories.triggers import TriggerRepository
 from store.rows import EnrollmentRow
-
-
-@dataclass(frozen=True)
-class LiveJourney:
-    journey_id: uuid.UUID
-    definition: JourneyDefinition
-
-    @property
-    def trigger(self) -> TriggerConfig:
-        return self.definition.trigger().config
 
 
 def trigger_name(event: EventRecord) -> str:
@@ -39,17 +29,23 @@ class JourneyEntries:
     def __init__(self, uow: UnitOfWork, gateway: EnrollmentGateway) -> None:
         self._enrollments = EnrollmentService(uow, gateway)
         self._triggers = TriggerRepository(uow.session)
-        # Live journeys per (tenant, trigger), read once per unit of work (a batch asks many times).
-        self._journeys: dict[tuple[str, str, str], list[LiveJourney]] = {}
+        # Live journeys per (tenant, trigger), read and parsed once per unit of work (a batch asks many
+        # times); each entry hands its parsed version on, so entering reads and parses nothing again.
+        self._journeys: dict[tuple[str, str, str], list[LiveVersion]] = {}
 
-    async def _live(self, tenant_id: str, trigger_type: str, key: str, value: str) -> list[LiveJourney]:
+    async def _live(self, tenant_id: str, trigger_type: str, key: str, value: str) -> list[LiveVersion]:
         cache_key = (tenant_id, trigger_type, value)
         if cache_key not in self._journeys:
             found = await self._triggers.published_with_trigger(
                 tenant_id, {"triggerType": trigger_type, key: value}
             )
             self._journeys[cache_key] = [
-                LiveJourney(journey.id, JourneyDefinition.model_validate(version.definition))
+                LiveVersion(
+                    journey.id,
+                    version.version,
+                    journey.name,
+                    JourneyDefinition.model_validate(version.definition),
+                )
                 for journey, version in found
             ]
         return self._journeys[cache_key]
@@ -57,7 +53,7 @@ class JourneyEntries:
     async def enter(
         self,
         tenant_id: str,
-        journey: LiveJourney,
+        journey: LiveVersion,
         customer_id: str,
         *,
         anonymous: bool,
@@ -68,7 +64,7 @@ class JourneyEntries:
             return None
         try:
             outcome = await self._enrollments.enroll(
-                tenant_id, journey.journey_id, customer_id, trigger_event=trigger_event
+                tenant_id, journey, customer_id, trigger_event=trigger_event
             )
         except ConflictError:
             return None

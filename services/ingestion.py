@@ -33,7 +33,6 @@ from domain.payloads import EnrollmentInput, EventSignal
 from domain.segments import event_fields
 from services.enrollments import reentry_refusal
 from services.entries import trigger_name
-from services.fanout import CollectedStarts
 from services.identity import CallIds, CustomerIdentity, identifier_records, resolve_batch
 from services.live_journeys import LIVE_TRIGGERS, LiveTriggers, LiveVersion
 from services.segments import AssignmentService
@@ -141,7 +140,6 @@ class IngestionService:
         self._gateway = gateway
         self._live = live
         session = uow.session
-        self._collected = CollectedStarts(session)
         self._events = EventRepository(session)
         self._customers = CustomerRepository(session)
         self._identifiers = IdentifierRepository(session)
@@ -149,7 +147,7 @@ class IngestionService:
         self._triggers = TriggerRepository(session)
         self._outbox = OutboxRepository(session)
         self._identity = CustomerIdentity(uow)
-        self._assignments = AssignmentService(uow, gateway, deferred=self._collected)
+        self._assignments = AssignmentService(uow, gateway)
         # Entries made by events in this batch: the journey version and entry time of each.
         self._starts: dict[uuid.UUID, tuple[LiveVersion, datetime]] = {}
 
@@ -290,20 +288,22 @@ class IngestionService:
     async def _evaluate_segments(self, tenant_id: str, calls: list[_Call]) -> None:
         if not await self._assignments.evaluates_events(tenant_id):
             return
-        for call in calls:
-            incoming = call.incoming
-            before, entered_before = len(self._collected.starts), len(self._assignments.entered)
-            call.segments_changed = await self._assignments.evaluate_event(
-                tenant_id,
-                call.customer_id,
-                incoming.session_id,
-                call.record.name,
-                event_fields(call.record.properties, incoming.traits, incoming.context),
-                incoming.context,
-                anonymous=call.anonymous,
-            )
-            call.segment_starts = self._collected.starts[before:]
-            call.by_segment = [row.id for row in self._assignments.entered[entered_before:]]
+        # The starts segment entries ask for go to the outbox with the batch's (`_signals_and_starts`).
+        with self._uow.holding_starts() as held:
+            for call in calls:
+                incoming = call.incoming
+                before, entered_before = len(held), len(self._assignments.entered)
+                call.segments_changed = await self._assignments.evaluate_event(
+                    tenant_id,
+                    call.customer_id,
+                    incoming.session_id,
+                    call.record.name,
+                    event_fields(call.record.properties, incoming.traits, incoming.context),
+                    incoming.context,
+                    anonymous=call.anonymous,
+                )
+                call.segment_starts = held[before:]
+                call.by_segment = [row.id for row in self._assignments.entered[entered_before:]]
 
     # ---- outbox ------------------------------------------------------------------------------
 

@@ -31,7 +31,6 @@ from domain.segments import (
     pattern_matches,
 )
 from services.entries import JourneyEntries
-from services.fanout import Deferred, bounded
 from services.identity import CustomerIdentity
 from services.temporal import EnrollmentGateway
 from services.uow import UnitOfWork
@@ -217,21 +216,17 @@ class SegmentService:
 class AssignmentService:
     """Reading and changing assignments; entering a segment enters its AUDIENCE journeys.
 
-    The workflow starts entries cause are collected in `deferred`: given by a caller that hands them
-    over itself (ingestion), else this service's own, handed to the unit of work by its API methods.
+    The workflow starts entries cause go to the unit of work, which runs them after commit, many at
+    a time (or hands them to the event ingestion that holds them for its outbox).
     """
 
-    def __init__(
-        self, uow: UnitOfWork, gateway: EnrollmentGateway, *, deferred: Deferred | None = None
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, gateway: EnrollmentGateway) -> None:
         self._uow = uow
-        self._deferred = deferred if deferred is not None else Deferred(uow.session)
-        self._owns_deferred = deferred is None
         self._segments = SegmentRepository(uow.session)
         self._assignments = AssignmentRepository(uow.session)
         self._events = EventRepository(uow.session)
         self._identity = CustomerIdentity(uow)
-        self._entries = JourneyEntries(self._deferred, gateway)
+        self._entries = JourneyEntries(uow, gateway)
         self._evaluated: dict[str, list[tuple[SegmentRow, JourneyPatterns, ContextPatterns]]] = {}
         # Enrollments started because a customer entered a segment, in this unit of work.
         self.entered: list[EnrollmentRow] = []
@@ -307,14 +302,7 @@ class AssignmentService:
             row = await self._assignments.get(tenant_id, segment.id, customer_id)
             if row is not None:
                 items.append(_item(AssignmentView(row, segment.display_name, segment.scope), now))
-        self._hand_over()
         return items
-
-    def _hand_over(self) -> None:
-        """Schedule the collected workflow starts after the commit (when this service owns them)."""
-        if self._owns_deferred and self._deferred.collected:
-            self._uow.after_commit(bounded(list(self._deferred.collected)))
-            self._deferred.collected.clear()
 
     async def _checked_segments(
         self, tenant_id: str, changes: Sequence[AssignmentChange], now: datetime
@@ -377,7 +365,7 @@ class AssignmentService:
             "expiration_date": expiration,
             "updated_at": now,
         }
-        if not await self._assignments.insert_if_absent(values):
+        if await self._assignments.insert_if_absent(values) is None:
             current = await self._assignments.get(
                 tenant_id, segment.id, customer_id, session_id, for_update=True
             )

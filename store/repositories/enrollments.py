@@ -118,12 +118,10 @@ class EnrollmentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def insert_if_absent(self, values: dict[str, Any]) -> bool:
-        """Insert a new entry; False when the same (journey, customer, entry) already exists."""
-        statement = (
-            insert(EnrollmentRow).values(**values).on_conflict_do_nothing().returning(EnrollmentRow.id)
-        )
-        return (await self._session.execute(statement)).scalar_one_or_none() is not None
+    async def insert_if_absent(self, values: dict[str, Any]) -> EnrollmentRow | None:
+        """Insert a new entry and return it; None when the same (journey, customer, entry) exists."""
+        statement = insert(EnrollmentRow).values(**values).on_conflict_do_nothing().returning(EnrollmentRow)
+        return (await self._session.scalars(statement)).one_or_none()
 
     async def latest_for_pairs(
         self, tenant_id: str, pairs: Sequence[tuple[uuid.UUID, str]]

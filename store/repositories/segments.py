@@ -147,8 +147,9 @@ class AssignmentRepository:
             query = query.with_for_update()
         return await self._session.scalar(query.execution_options(populate_existing=True))
 
-    async def insert_if_absent(self, values: dict[str, Any]) -> bool:
-        """Insert a new assignment; False when this (segment, customer[, session]) already has one."""
+    async def insert_if_absent(self, values: dict[str, Any]) -> SegmentAssignmentRow | None:
+        """Insert a new assignment and return it; None when this (segment, customer[, session])
+        already has one."""
         session_scoped = values.get("session_id") is not None
         elements = ["tenant_id", "segment_id", "customer_id", *(["session_id"] if session_scoped else [])]
         where = (
@@ -160,9 +161,9 @@ class AssignmentRepository:
             insert(SegmentAssignmentRow)
             .values(**values)
             .on_conflict_do_nothing(index_elements=elements, index_where=where)
-            .returning(SegmentAssignmentRow.id)
+            .returning(SegmentAssignmentRow)
         )
-        return (await self._session.execute(statement)).scalar_one_or_none() is not None
+        return (await self._session.scalars(statement)).one_or_none()
 
     async def change(self, assignment_id: int, values: dict[str, Any]) -> None:
         await self._session.execute(
