@@ -1,207 +1,53 @@
 """The journey definition: a graph of typed nodes joined by labelled edges, plus its settings.
 
-A version of this model is frozen at publish time and is what every enrollment interprets.
+A version of this model is frozen at publish time and is what every enrollment interprets. Each node
+type's models live in its own module under `domain.nodes`, with its behaviour; they are re-exported
+here, where most code looks for them.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from domain.durations import parse_duration
+from domain.nodes import Node as Node
+from domain.nodes.base import MAX_DURATION as MAX_DURATION
+from domain.nodes.base import MAX_NAME_LENGTH as MAX_NAME_LENGTH
+from domain.nodes.base import EmptyConfig as EmptyConfig
+from domain.nodes.base import Position as Position
+from domain.nodes.base import check_duration
+from domain.nodes.condition import ConditionConfig as ConditionConfig
+from domain.nodes.condition import ConditionNode as ConditionNode
+from domain.nodes.exit import ExitNode as ExitNode
+from domain.nodes.goal_check import GoalCheckNode as GoalCheckNode
+from domain.nodes.send import Channel as Channel
+from domain.nodes.send import SendConfig as SendConfig
+from domain.nodes.send import SendNode as SendNode
+from domain.nodes.split import SplitBranch as SplitBranch
+from domain.nodes.split import SplitConfig as SplitConfig
+from domain.nodes.split import SplitNode as SplitNode
+from domain.nodes.trigger import TriggerConfig as TriggerConfig
+from domain.nodes.trigger import TriggerNode as TriggerNode
+from domain.nodes.trigger import TriggerType as TriggerType
+from domain.nodes.update import ProfileUpdate as ProfileUpdate
+from domain.nodes.update import UpdateConfig as UpdateConfig
+from domain.nodes.update import UpdateNode as UpdateNode
+from domain.nodes.wait import WaitConfig as WaitConfig
+from domain.nodes.wait import WaitNode as WaitNode
+from domain.nodes.wait import WaitUntilTime as WaitUntilTime
+from domain.nodes.wait import WaitUntilTrait as WaitUntilTrait
+from domain.nodes.wait_for_event import WaitForEventConfig as WaitForEventConfig
+from domain.nodes.wait_for_event import WaitForEventNode as WaitForEventNode
 from domain.rules import Rule
 from domain.wire import WireModel
 
 MAX_NODES = 200
 MAX_EDGES = 4 * MAX_NODES
-MAX_NAME_LENGTH = 200
 MAX_CONFIG_BYTES = 16_384
 # All node configs together: the definition travels in every enrollment's workflow input (and again
 # at each continue-as-new), which must stay well under Temporal's 2 MB payload limit.
 MAX_TOTAL_CONFIG_BYTES = 262_144
-
-Channel = Literal["EMAIL", "SMS", "PUSH", "WEBHOOK", "IN_APP"]
-TriggerType = Literal["EVENT", "AUDIENCE", "MANUAL", "SCHEDULE"]
-
-
-MAX_DURATION = timedelta(days=366)
-
-
-def _check_duration(value: str | None) -> str | None:
-    """A parseable duration of at most MAX_DURATION (WAIT, WAIT_FOR_EVENT timeout, cooldown, ...)."""
-    if value is not None and parse_duration(value) > MAX_DURATION:
-        raise ValueError(f"a duration may be at most {MAX_DURATION.days} days")
-    return value
-
-
-class Position(WireModel):
-    x: float = 0
-    y: float = 0
-
-
-class TriggerConfig(WireModel):
-    trigger_type: TriggerType = "MANUAL"
-    event: str | None = None
-    rules: list[Rule] = Field(default_factory=list)
-    segment_id: str | None = None
-    cron: str | None = None
-
-    @model_validator(mode="after")
-    def _required_per_type(self) -> TriggerConfig:
-        if self.trigger_type == "EVENT" and not self.event:
-            raise ValueError("an EVENT trigger needs `event`")
-        if self.trigger_type == "AUDIENCE" and not self.segment_id:
-            raise ValueError("an AUDIENCE trigger needs `segmentId`")
-        if self.trigger_type == "SCHEDULE" and not self.cron:
-            raise ValueError("a SCHEDULE trigger needs `cron`")
-        return self
-
-
-class SendConfig(WireModel):
-    channel: Channel
-    template_id: str | None = None
-    subject: str | None = None
-    body: str | None = None
-    action_target_id: str | None = None
-    content_id: str | None = None
-    content_type: str | None = None
-    on_failure: Literal["skip", "fail"] = "fail"
-
-    @model_validator(mode="after")
-    def _content_present(self) -> SendConfig:
-        if self.template_id is None and self.body is None and self.content_id is None:
-            raise ValueError("a SEND needs `templateId`, or inline `body` (and `subject` for EMAIL)")
-        if self.channel == "EMAIL" and self.template_id is None and not self.subject:
-            raise ValueError("an inline EMAIL needs `subject`")
-        return self
-
-
-class WaitUntilTime(WireModel):
-    time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local HH:MM")
-    weekdays: list[int] = Field(default_factory=list, description="ISO weekdays 1=Mon..7=Sun")
-
-
-class WaitUntilTrait(WireModel):
-    field: str
-    offset: str | None = Field(default=None, description="e.g. '-1 day', 'P2D'")
-
-
-class WaitConfig(WireModel):
-    duration: str | None = None
-    until: WaitUntilTime | None = None
-    until_trait: WaitUntilTrait | None = None
-
-    _duration = field_validator("duration")(_check_duration)
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> WaitConfig:
-        chosen = [k for k in ("duration", "until", "until_trait") if getattr(self, k) is not None]
-        if len(chosen) != 1:
-            raise ValueError("a WAIT needs exactly one of `duration`, `until`, `untilTrait`")
-        return self
-
-
-class WaitForEventConfig(WireModel):
-    event: str
-    rules: list[Rule] = Field(default_factory=list)
-    timeout: str
-
-    _timeout = field_validator("timeout")(_check_duration)
-
-
-class ConditionConfig(WireModel):
-    combinator: Literal["AND", "OR"] = "AND"
-    rules: list[Rule] = Field(min_length=1)
-
-
-class SplitBranch(WireModel):
-    key: str = Field(min_length=1, max_length=64)
-    percentage: float = Field(ge=0, le=100)
-
-
-class SplitConfig(WireModel):
-    splits: list[SplitBranch] = Field(min_length=2)
-
-
-class ProfileUpdate(WireModel):
-    field: str
-    action: Literal["set", "unset", "add", "remove", "increment"] = "set"
-    value: Any = None
-
-
-class UpdateConfig(WireModel):
-    updates: list[ProfileUpdate] = Field(min_length=1)
-
-
-class EmptyConfig(WireModel):
-    pass
-
-
-class _NodeBase(WireModel):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    name: str = Field(default="", max_length=MAX_NAME_LENGTH)
-    position: Position | None = None
-
-
-class TriggerNode(_NodeBase):
-    type: Literal["TRIGGER"]
-    config: TriggerConfig = Field(default_factory=TriggerConfig)
-
-
-class SendNode(_NodeBase):
-    type: Literal["SEND"]
-    config: SendConfig
-
-
-class WaitNode(_NodeBase):
-    type: Literal["WAIT"]
-    config: WaitConfig
-
-
-class WaitForEventNode(_NodeBase):
-    type: Literal["WAIT_FOR_EVENT"]
-    config: WaitForEventConfig
-
-
-class ConditionNode(_NodeBase):
-    type: Literal["CONDITION"]
-    config: ConditionConfig
-
-
-class SplitNode(_NodeBase):
-    type: Literal["SPLIT"]
-    config: SplitConfig
-
-
-class UpdateNode(_NodeBase):
-    type: Literal["UPDATE"]
-    config: UpdateConfig
-
-
-class GoalCheckNode(_NodeBase):
-    type: Literal["GOAL_CHECK"]
-    config: EmptyConfig = Field(default_factory=EmptyConfig)
-
-
-class ExitNode(_NodeBase):
-    type: Literal["EXIT", "END"]
-    config: EmptyConfig = Field(default_factory=EmptyConfig)
-
-
-Node = Annotated[
-    TriggerNode
-    | SendNode
-    | WaitNode
-    | WaitForEventNode
-    | ConditionNode
-    | SplitNode
-    | UpdateNode
-    | GoalCheckNode
-    | ExitNode,
-    Field(discriminator="type"),
-]
 
 
 class Edge(WireModel):
@@ -220,7 +66,7 @@ class FrequencyCap(WireModel):
     limit: int = Field(ge=1)
     period: str
 
-    _period = field_validator("period")(_check_duration)
+    _period = field_validator("period")(check_duration)
 
 
 class JourneySettings(WireModel):
@@ -231,7 +77,7 @@ class JourneySettings(WireModel):
     quiet_hours: QuietHours | None = None
     frequency_caps: list[FrequencyCap] = Field(default_factory=list)
 
-    _cooldown = field_validator("reentry_cooldown")(_check_duration)
+    _cooldown = field_validator("reentry_cooldown")(check_duration)
 
     @field_validator("timezone")
     @classmethod

@@ -11,9 +11,13 @@ a `Wait` for a signal or a deadline). An input that does not concern that effect
 pause, a duplicate) is absorbed and the same blocking command is issued again, so the shell may
 feed signals at any point between effects.
 
-Node semantics (SPEC §5, §7):
+Node semantics (SPEC §5, §7), each in its node type's module under `domain.nodes`, which this
+module reaches through `domain.nodes.kind_of` (exhaustive over the node union: a node type without
+behaviour fails type checking, it cannot silently follow `next`):
 - TRIGGER: entry, passes through.
 - SEND: one message; outcome `sent`/`suppressed` continue, `failed` follows `onFailure` (fail|skip).
+  Entered inside the journey's quiet hours, it first waits for their end (a `Wait`, under the goal
+  deadline like any other), then sends.
 - WAIT: `duration`, or `until` a local time (customer's `timezone` trait, else the journey's), or
   `untilTrait` (a date trait ± offset; a missing or past date continues at once).
 - WAIT_FOR_EVENT: `matched` on the first matching event since entry (events that arrived earlier
@@ -24,7 +28,7 @@ Node semantics (SPEC §5, §7):
 - UPDATE: profile updates, applied once per (enrollment, node, visit).
 - GOAL_CHECK: `yes` when the journey goal has been reached.
 - EXIT / END: the enrollment is COMPLETED.
-Across nodes: the goal (event, page_visit, attribute_match, flow_completed) marks the enrollment
+Across nodes, here: the goal (event, page_visit, attribute_match, flow_completed) marks the enrollment
 converted and exits it if `exitOnConversion`; its deadline passing unconverted exits it as
 abandoned; an exit-criteria event exits it at once, even mid-wait; pause holds it before its next
 step until resume; exit ends it.
@@ -32,43 +36,28 @@ step until resume; exit ends it.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from domain.definition import (
-    ConditionNode,
-    ExitNode,
-    GoalCheckNode,
-    JourneyDefinition,
-    Node,
-    ProfileUpdate,
-    SendConfig,
-    SendNode,
-    SplitNode,
-    TriggerNode,
-    UpdateNode,
-    WaitForEventNode,
-    WaitNode,
-)
-from domain.durations import parse_duration
+from domain.definition import JourneyDefinition, Node
 from domain.events import (
     EventRecord,
-    event_document,
     exit_criteria_met,
     goal_reached_by_event,
     goal_reached_by_traits,
-    matches,
 )
-from domain.rules import evaluate_rules
-from domain.schedule import next_local_time, resolve_zone, until_trait
+from domain.nodes import kind_of
+from domain.nodes.base import Awaiting as Awaiting
+from domain.nodes.base import EnrollmentStatus as EnrollmentStatus
+from domain.nodes.base import StepStatus as StepStatus
+from domain.nodes.base import UnexpectedInputError as UnexpectedInputError
+from domain.nodes.base import idempotency_key as idempotency_key
+from domain.nodes.send import SendMessage as SendMessage
+from domain.nodes.split import split_bucket as split_bucket
+from domain.nodes.update import UpdateProfile as UpdateProfile
 from domain.wire import WireModel
-
-EnrollmentStatus = Literal["ACTIVE", "COMPLETED", "EXITED", "FAILED"]
-StepStatus = Literal["ACTIVE", "COMPLETED", "FAILED", "SKIPPED", "EXITED"]
-Awaiting = Literal["send", "profile", "update", "time", "event", "resume"]
 
 # Nodes entered in one step without blocking; validation forbids wait-free cycles, this is the
 # belt to that brace so a bad definition fails the enrollment instead of spinning a worker.
@@ -216,29 +205,11 @@ class RecordStep(WireModel):
     record: StepRecord
 
 
-class SendMessage(WireModel):
-    kind: Literal["send_message"] = "send_message"
-    node_id: str
-    node_name: str
-    visit: int
-    idempotency_key: str
-    config: SendConfig
-
-
 class ReadProfile(WireModel):
     kind: Literal["read_profile"] = "read_profile"
     node_id: str
     node_name: str
     visit: int
-
-
-class UpdateProfile(WireModel):
-    kind: Literal["update_profile"] = "update_profile"
-    node_id: str
-    node_name: str
-    visit: int
-    idempotency_key: str
-    updates: list[ProfileUpdate]
 
 
 class Wait(WireModel):
@@ -256,38 +227,35 @@ class Finish(WireModel):
     reason: str | None = None
 
 
+# SendMessage and UpdateProfile are their nodes' own commands (domain.nodes.send, domain.nodes.update).
 AnyCommand = RecordStep | SendMessage | ReadProfile | UpdateProfile | Wait | Finish
 Command = Annotated[AnyCommand, Field(discriminator="kind")]
 BLOCKING = (SendMessage, ReadProfile, UpdateProfile, Wait)
-
-
-class UnexpectedInputError(ValueError):
-    """An effect's outcome that does not belong to the step the enrollment is on (a shell bug)."""
-
-
-def idempotency_key(enrollment_id: str, node_id: str, visit: int) -> str:
-    return f"{enrollment_id}:{node_id}:{visit}"
+# What an open step may wait on until a deadline (`step_deadline`); anything else waits without one.
+_TIMED: tuple[Awaiting, ...] = ("time", "event", "quiet_hours")
 
 
 def initial_state(enrollment_id: str, journey_id: str = "", customer_id: str = "") -> JourneyState:
     return JourneyState(enrollment_id=enrollment_id, journey_id=journey_id, customer_id=customer_id)
 
 
-def split_bucket(journey_id: str, node_id: str, customer_id: str) -> float:
-    """A customer's stable place in [0, 100) for one SPLIT node: re-entries land on the same branch."""
-    digest = hashlib.sha256(f"{journey_id}:{node_id}:{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 * 100
-
-
 def step(
-    definition: JourneyDefinition, state: JourneyState, event: AnyInput
+    definition: JourneyDefinition,
+    state: JourneyState,
+    event: AnyInput,
+    *,
+    hold_quiet_hours: bool = True,
 ) -> tuple[JourneyState, list[AnyCommand]]:
-    """Apply one input; return the new state and the commands to carry out, in order."""
+    """Apply one input; return the new state and the commands to carry out, in order.
+
+    `hold_quiet_hours=False` leaves a SEND inside the journey's quiet hours to the caller, as the
+    enrollment workflow did before the interpreter held them (histories recorded then replay so).
+    """
     state = state.model_copy(deep=True)
     commands: list[AnyCommand] = []
     if state.status != "ACTIVE":
         return state, commands
-    _Machine(definition, state, commands).apply(event)
+    _Machine(definition, state, commands, hold_quiet_hours=hold_quiet_hours).apply(event)
     if state.status == "ACTIVE" and not any(isinstance(c, BLOCKING) for c in commands):
         commands.append(blocking_command(definition, state))
     return state, commands
@@ -298,32 +266,18 @@ def blocking_command(definition: JourneyDefinition, state: JourneyState) -> AnyC
     open_step = state.open_step
     if open_step is not None and state.awaiting in ("send", "profile", "update"):
         node = definition.node(open_step.node_id)
-        name = node.name or node.type
-        if state.awaiting == "send" and isinstance(node, SendNode):
-            key = idempotency_key(state.enrollment_id, node.id, open_step.visit)
-            return SendMessage(
-                node_id=node.id,
-                node_name=name,
-                visit=open_step.visit,
-                idempotency_key=key,
-                config=node.config,
-            )
-        if state.awaiting == "update" and isinstance(node, UpdateNode):
-            key = idempotency_key(state.enrollment_id, node.id, open_step.visit)
-            return UpdateProfile(
-                node_id=node.id,
-                node_name=name,
-                visit=open_step.visit,
-                idempotency_key=key,
-                updates=node.config.updates,
-            )
-        return ReadProfile(node_id=node.id, node_name=name, visit=open_step.visit)
+        if state.awaiting == "profile":
+            return ReadProfile(node_id=node.id, node_name=node.name or node.type, visit=open_step.visit)
+        effect = kind_of(node).effect(node, state)
+        if not isinstance(effect, SendMessage | UpdateProfile):
+            raise TypeError(f"{node.type} node {node.id!r} answered {effect!r} for its effect")
+        return effect
     deadlines = [d for d in (_step_deadline(state), _goal_deadline(state)) if d is not None]
     return Wait(until=min(deadlines) if deadlines else None, label=_wait_label(definition, state))
 
 
 def _step_deadline(state: JourneyState) -> datetime | None:
-    return state.step_deadline if state.awaiting in ("time", "event") else None
+    return state.step_deadline if state.awaiting in _TIMED else None
 
 
 def _goal_deadline(state: JourneyState) -> datetime | None:
@@ -336,19 +290,29 @@ def _wait_label(definition: JourneyDefinition, state: JourneyState) -> str:
     if state.open_step is None:
         return "waiting"
     node = definition.node(state.open_step.node_id)
-    what = "event " + node.config.event if isinstance(node, WaitForEventNode) else "time"
-    return f"{node.name or node.type} · {what}"
+    return f"{node.name or node.type} · {kind_of(node).wait_label(node, state)}"
 
 
 class _Machine:
-    """One application of one input; mutates the (already copied) state and appends commands."""
+    """One application of one input; mutates the (already copied) state and appends commands.
+
+    What crosses nodes lives here (the goal and its deadline, exit criteria, pause, the event buffer,
+    following edges); what a node type does when entered or resumed is its kind's (`domain.nodes`),
+    reached through `kind_of`, which covers the node union exhaustively. This is the `Run` a kind acts on.
+    """
 
     def __init__(
-        self, definition: JourneyDefinition, state: JourneyState, commands: list[AnyCommand]
+        self,
+        definition: JourneyDefinition,
+        state: JourneyState,
+        commands: list[AnyCommand],
+        *,
+        hold_quiet_hours: bool,
     ) -> None:
         self.definition = definition
         self.state = state
         self.commands = commands
+        self.holds_quiet_hours = hold_quiet_hours
 
     # ---- dispatch -----------------------------------------------------------------------------
 
@@ -356,11 +320,13 @@ class _Machine:
         if isinstance(event, Started):
             self._started(event)
         elif isinstance(event, SendFinished):
-            self._send_finished(event)
+            node = self._expect("send", event.node_id, event.visit)
+            self._leave(node, kind_of(node).on_send_finished(node, self, event), event.now)
         elif isinstance(event, ProfileRead):
             self._profile_read(event)
         elif isinstance(event, ProfileUpdated):
-            self._profile_updated(event)
+            node = self._expect("update", event.node_id, event.visit)
+            self._leave(node, kind_of(node).on_profile_updated(node, self, event), event.now)
         elif isinstance(event, TimeReached):
             self._time_reached(event.now)
         elif isinstance(event, EventReceived):
@@ -383,49 +349,11 @@ class _Machine:
             self._remember(event.trigger_event)
         self._enter(self.definition.trigger().id, event.now)
 
-    def _send_finished(self, event: SendFinished) -> None:
-        node = self._expect("send", event.node_id, event.visit)
-        assert isinstance(node, SendNode)
-        if event.outcome == "failed" and node.config.on_failure == "fail":
-            self._close(event.now, status="FAILED", detail=event.error)
-            self._finish("FAILED", event.now, reason=event.error)
-            return
-        status: StepStatus = "SKIPPED" if event.outcome == "failed" else "COMPLETED"
-        self._close(event.now, status=status, detail=event.error or event.outcome)
-        self._follow(node, "next", event.now)
-
     def _profile_read(self, event: ProfileRead) -> None:
         node = self._expect("profile", event.node_id, event.visit)
-        now = event.now
-        if goal_reached_by_traits(self.definition.goal, event.traits) and self._convert(now):
+        if goal_reached_by_traits(self.definition.goal, event.traits) and self._convert(event.now):
             return
-        if isinstance(node, ConditionNode):
-            document = {
-                **event.traits,
-                "traits": event.traits,
-                "segments": event.segments,
-                "event": event_document(self.state.last_event) if self.state.last_event else {},
-            }
-            branch = "yes" if evaluate_rules(node.config.rules, document, node.config.combinator) else "no"
-            self._close(now, status="COMPLETED", branch=branch)
-            self._follow(node, branch, now)
-        elif isinstance(node, GoalCheckNode):
-            branch = "yes" if self.state.converted else "no"
-            self._close(now, status="COMPLETED", branch=branch)
-            self._follow(node, branch, now)
-        elif isinstance(node, WaitNode):
-            self._start_timed_wait(node, event.traits, now)
-        else:
-            raise UnexpectedInputError(f"{node.type} node {node.id!r} does not read the profile")
-
-    def _profile_updated(self, event: ProfileUpdated) -> None:
-        node = self._expect("update", event.node_id, event.visit)
-        if event.error is not None:
-            self._close(event.now, status="FAILED", detail=event.error)
-            self._finish("FAILED", event.now, reason=event.error)
-            return
-        self._close(event.now, status="COMPLETED")
-        self._follow(node, "next", event.now)
+        self._leave(node, kind_of(node).on_profile_read(node, self, event), event.now)
 
     def _time_reached(self, now: datetime) -> None:
         state = self.state
@@ -438,12 +366,7 @@ class _Machine:
         if deadline is None or now < deadline or state.open_step is None:
             return  # woke early or for nothing: keep waiting
         node = self.definition.node(state.open_step.node_id)
-        if state.awaiting == "event":
-            self._close(now, status="COMPLETED", branch="timeout")
-            self._follow(node, "timeout", now)
-        else:
-            self._close(now, status="COMPLETED")
-            self._follow(node, "next", now)
+        self._leave(node, kind_of(node).on_time_reached(node, self, now), now)
 
     def _event_received(self, event: EventRecord, now: datetime) -> None:
         state = self.state
@@ -458,9 +381,9 @@ class _Machine:
             return
         if state.awaiting == "event" and state.open_step is not None:
             node = self.definition.node(state.open_step.node_id)
-            if isinstance(node, WaitForEventNode) and matches(event, node.config.event, node.config.rules):
-                self._close(now, status="COMPLETED", branch="matched", detail=event.id)
-                self._follow(node, "matched", now)
+            label = kind_of(node).on_event(node, self, event, now)
+            if label is not None:
+                self._leave(node, label, now)
                 return
         state.buffered_events = [*state.buffered_events, event][-BUFFERED_EVENTS_LIMIT:]
 
@@ -472,8 +395,8 @@ class _Machine:
             self._enter(held, now)
 
     def _exit(self, now: datetime, reason: str) -> None:
-        self._close(now, status="EXITED", detail=reason)
-        self._finish("EXITED", now, reason=reason)
+        self.close(now, status="EXITED", detail=reason)
+        self.finish("EXITED", now, reason=reason)
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -506,11 +429,14 @@ class _Machine:
             raise UnexpectedInputError(f"no open step {node_id}#{visit} awaiting {awaiting}")
         return self.definition.node(node_id)
 
-    def _follow(self, node: Node, label: str, now: datetime) -> None:
+    def _leave(self, node: Node, label: str | None, now: datetime) -> None:
+        """Follow `label` out of `node`; None: the node still waits, or the enrollment ended."""
+        if label is None:
+            return
         target = self.definition.next_node_id(node.id, label)
         if target is None:
             # A published graph always has the edge; a missing one ends the enrollment plainly.
-            self._finish("COMPLETED", now, reason=f"no {label!r} edge from {node.id}")
+            self.finish("COMPLETED", now, reason=f"no {label!r} edge from {node.id}")
             return
         self._enter(target, now)
 
@@ -530,15 +456,6 @@ class _Machine:
         )
         return state.open_step
 
-    def _block(self, awaiting: Awaiting, deadline: datetime | None = None) -> None:
-        """The open step now waits on something outside: record it as ACTIVE."""
-        state = self.state
-        assert state.open_step is not None
-        state.awaiting = awaiting
-        state.step_deadline = deadline
-        state.waiting_until = deadline
-        self.commands.append(RecordStep(record=state.open_step))
-
     def _enter(self, node_id: str, now: datetime) -> None:
         """Enter nodes one after another until one must wait for the outside world, or the end."""
         state = self.state
@@ -549,93 +466,31 @@ class _Machine:
                 return
             node = self.definition.node(node_id)
             self._open(node, now)
-            label: str | None = None
-
-            if isinstance(node, TriggerNode):
-                label = "next"
-            elif isinstance(node, SendNode):
-                self._block("send")
-                self.commands.append(blocking_command(self.definition, state))
+            label = kind_of(node).enter(node, self, now)
+            if label is None:
                 return
-            elif isinstance(node, WaitNode):
-                if node.config.duration is not None:
-                    self._block("time", now + parse_duration(node.config.duration))
-                else:
-                    self._block("profile")
-                    self.commands.append(blocking_command(self.definition, state))
-                return
-            elif isinstance(node, WaitForEventNode):
-                early = next(
-                    (e for e in state.buffered_events if matches(e, node.config.event, node.config.rules)),
-                    None,
-                )
-                if early is None:
-                    self._block("event", now + parse_duration(node.config.timeout))
-                    return
-                state.buffered_events = [e for e in state.buffered_events if e.id != early.id]
-                label = "matched"
-                self._close(now, status="COMPLETED", branch=label, detail=early.id)
-            elif isinstance(node, ConditionNode) or (
-                isinstance(node, GoalCheckNode)
-                and not state.converted
-                and self.definition.goal is not None
-                and self.definition.goal.type == "attribute_match"
-            ):
-                self._block("profile")
-                self.commands.append(blocking_command(self.definition, state))
-                return
-            elif isinstance(node, GoalCheckNode):
-                label = "yes" if state.converted else "no"
-                self._close(now, status="COMPLETED", branch=label)
-            elif isinstance(node, SplitNode):
-                label = self._split_branch(node)
-                self._close(now, status="COMPLETED", branch=label)
-            elif isinstance(node, UpdateNode):
-                self._block("update")
-                self.commands.append(blocking_command(self.definition, state))
-                return
-            elif isinstance(node, ExitNode):
-                self._close(now, status="COMPLETED")
-                self._finish("COMPLETED", now)
-                return
-
-            if state.open_step is not None:  # pass-through nodes close here
-                self._close(now, status="COMPLETED", branch=None if label == "next" else label)
-            next_id = self.definition.next_node_id(node.id, label or "next")
+            next_id = self.definition.next_node_id(node.id, label)
             if next_id is None:
-                self._finish("COMPLETED", now, reason=f"no {label!r} edge from {node.id}")
+                self.finish("COMPLETED", now, reason=f"no {label!r} edge from {node.id}")
                 return
             node_id = next_id
-        self._finish("FAILED", now, reason="too many steps without a wait")
+        self.finish("FAILED", now, reason="too many steps without a wait")
 
-    def _start_timed_wait(self, node: WaitNode, traits: dict[str, Any], now: datetime) -> None:
-        zone = resolve_zone(_text(traits.get("timezone")), self.definition.settings.timezone)
-        config = node.config
-        until: datetime | None
-        if config.until is not None:
-            until = next_local_time(now, config.until.time, config.until.weekdays, zone)
-        else:
-            assert config.until_trait is not None
-            until = until_trait(now, traits.get(config.until_trait.field), config.until_trait.offset, zone)
-        if until is None or until <= now:
-            detail = "date trait missing or unusable" if until is None else "time already passed"
-            self._close(now, status="COMPLETED", detail=detail)
-            self._follow(node, "next", now)
-            return
-        self.state.awaiting = "time"
-        self.state.step_deadline = until
-        self.state.waiting_until = until
+    # ---- the moves a node kind makes (domain.nodes.base.Run) ---------------------------------
 
-    def _split_branch(self, node: SplitNode) -> str:
-        bucket = split_bucket(self.state.journey_id, node.id, self.state.customer_id)
-        cumulative = 0.0
-        for branch in node.config.splits:
-            cumulative += branch.percentage
-            if bucket < cumulative:
-                return branch.key
-        return node.config.splits[-1].key
+    def block(self, awaiting: Awaiting, deadline: datetime | None = None) -> None:
+        """The open step now waits on something outside: record it as ACTIVE."""
+        assert self.state.open_step is not None
+        self.wait_on(awaiting, deadline)
+        self.commands.append(RecordStep(record=self.state.open_step))
 
-    def _close(
+    def wait_on(self, awaiting: Awaiting, deadline: datetime | None = None) -> None:
+        state = self.state
+        state.awaiting = awaiting
+        state.step_deadline = deadline
+        state.waiting_until = deadline
+
+    def close(
         self, now: datetime, *, status: StepStatus, detail: str | None = None, branch: str | None = None
     ) -> None:
         state = self.state
@@ -650,7 +505,7 @@ class _Machine:
         state.step_deadline = None
         state.waiting_until = None
 
-    def _finish(self, status: EnrollmentStatus, now: datetime, reason: str | None = None) -> None:
+    def finish(self, status: EnrollmentStatus, now: datetime, reason: str | None = None) -> None:
         state = self.state
         state.status = status
         state.completed_at = now
@@ -658,7 +513,3 @@ class _Machine:
         state.exit_reason = reason
         state.awaiting = None
         self.commands.append(Finish(status=status, at=now, reason=reason))
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -5,7 +5,9 @@ A *step* is a node plus pointers to the steps that follow it:
 - `stepNumber` is the 1-based position of the node in `definition.nodes`; the node list order IS the
   step order. The TRIGGER is a step like any other (normally step 1).
 - `config` is the node's config, camelCase, with None values left out.
-- Edge labels map to pointers by node type:
+- Edge labels map to pointers by the labels a node type has (its kind's `fixed_labels`, `domain.nodes`):
+  one label (`next`: TRIGGER, SEND, WAIT, UPDATE) is `nextStepId`; two are `nextStepYesId` and
+  `nextStepNoId`, in order:
 
   ================================  ==================  ====================
   node type                         `nextStepYesId`     `nextStepNoId`
@@ -14,9 +16,9 @@ A *step* is a node plus pointers to the steps that follow it:
   WAIT_FOR_EVENT                    label `matched`     label `timeout`
   ================================  ==================  ====================
 
-  TRIGGER, SEND, WAIT and UPDATE have `nextStepId` (label `next`). A SPLIT's branches are edges
-  labelled by the branch key; each shows as `config.splits[i].nextStepId` next to that branch's `key`
-  and `percentage` (null when the branch has no edge). EXIT/END have no pointers.
+  A SPLIT's branches (labels made by its config) are edges labelled by the branch key; each shows as
+  `config.splits[i].nextStepId` next to that branch's `key` and `percentage` (null when the branch has
+  no edge). EXIT/END (no labels) have no pointers.
 
 The view shows, for each pointer, the first edge with that label; edges a node type cannot have (a draft
 may hold them until publish-time validation refuses it) are not shown. For a valid graph the view is
@@ -35,7 +37,7 @@ import enum
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -43,43 +45,38 @@ from domain.definition import (
     MAX_CONFIG_BYTES,
     MAX_EDGES,
     MAX_NODES,
-    ConditionNode,
     Edge,
-    ExitNode,
-    GoalCheckNode,
     JourneyDefinition,
     Node,
     Position,
     SplitNode,
     TriggerNode,
-    WaitForEventNode,
 )
 from domain.errors import ConflictError, FieldIssue, InvalidInputError, NotFoundError
+from domain.nodes import REGISTRY, NodeType, labels
+from domain.nodes.base import NodeKind
 from domain.wire import WireModel
 
-StepType = Literal[
-    "TRIGGER", "SEND", "WAIT", "WAIT_FOR_EVENT", "CONDITION", "SPLIT", "UPDATE", "GOAL_CHECK", "EXIT", "END"
-]
+StepType = NodeType
 
 NEXT_STEP_ID: Final = "nextStepId"
 NEXT_STEP_YES_ID: Final = "nextStepYesId"
 NEXT_STEP_NO_ID: Final = "nextStepNoId"
 
-_NEXT_ONLY: Final = {NEXT_STEP_ID: "next"}
-_YES_NO: Final = {NEXT_STEP_YES_ID: "yes", NEXT_STEP_NO_ID: "no"}
-# Which edge label each pointer field stands for, per node type; insertion order is canonical edge order.
-_POINTER_LABELS: Final[dict[str, dict[str, str]]] = {
-    "TRIGGER": _NEXT_ONLY,
-    "SEND": _NEXT_ONLY,
-    "WAIT": _NEXT_ONLY,
-    "UPDATE": _NEXT_ONLY,
-    "CONDITION": _YES_NO,
-    "GOAL_CHECK": _YES_NO,
-    "WAIT_FOR_EVENT": {NEXT_STEP_YES_ID: "matched", NEXT_STEP_NO_ID: "timeout"},
-    "SPLIT": {},
-    "EXIT": {},
-    "END": {},
-}
+
+def _pointers(kind: NodeKind[Any]) -> dict[str, str]:
+    """Which edge label each pointer field stands for; insertion order is canonical edge order."""
+    fixed = kind.fixed_labels
+    if not fixed:  # labels from the config (SPLIT: config.splits[].nextStepId), or none (EXIT/END)
+        return {}
+    if len(fixed) == 1:
+        return {NEXT_STEP_ID: fixed[0]}
+    if len(fixed) == 2:
+        return {NEXT_STEP_YES_ID: fixed[0], NEXT_STEP_NO_ID: fixed[1]}
+    raise ValueError(f"the steps view has no pointer fields for {kind.types} labels {fixed}")
+
+
+_POINTER_LABELS: Final[dict[str, dict[str, str]]] = {tag: _pointers(kind) for tag, kind in REGISTRY.items()}
 
 _NODE: Final = TypeAdapter[Node](Node)
 
@@ -123,15 +120,7 @@ UNSET: Final = Unset.UNSET
 
 def branch_labels(node: Node) -> list[str]:
     """The outgoing edge labels a node has, in canonical order; the first is its primary branch."""
-    if isinstance(node, ExitNode):
-        return []
-    if isinstance(node, ConditionNode | GoalCheckNode):
-        return ["yes", "no"]
-    if isinstance(node, WaitForEventNode):
-        return ["matched", "timeout"]
-    if isinstance(node, SplitNode):
-        return list(dict.fromkeys(branch.key for branch in node.config.splits))
-    return ["next"]
+    return labels(node)
 
 
 def to_steps(definition: JourneyDefinition) -> list[Step]:
@@ -246,7 +235,7 @@ def add_step(
         return _splice(definition, node, insert_at=after_index + 1, source_id=after.id, label=label)
 
     path = _main_path(definition)
-    if len(path) >= 2 and isinstance(path[-1], ExitNode):
+    if len(path) >= 2 and not branch_labels(path[-1]):  # it ends in an EXIT/END
         before_exit = path[-2]
         exit_index = next(i for i, n in enumerate(definition.nodes) if n is path[-1])
         return _splice(
@@ -536,9 +525,10 @@ def _branch_label(node: Node, branch: str | None) -> str:
         raise ConflictError(f"nothing can follow {node.type} step {node.id!r}: it ends the journey")
     if branch is None:
         return labels[0]
-    label = branch
-    if isinstance(node, WaitForEventNode):  # the steps view calls these yes/no
-        label = {"yes": "matched", "no": "timeout"}.get(branch, branch)
+    # The steps view calls the two branches of a two-way node yes/no (a WAIT_FOR_EVENT's matched/timeout).
+    pointers = _POINTER_LABELS[node.type]
+    aliases = {"yes": pointers.get(NEXT_STEP_YES_ID), "no": pointers.get(NEXT_STEP_NO_ID)}
+    label = aliases.get(branch) or branch
     if label not in labels:
         raise ConflictError(
             f"{node.type} step {node.id!r} has no {branch!r} branch; its branches: {', '.join(labels)}"

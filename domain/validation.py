@@ -4,33 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from domain.definition import (
-    ConditionNode,
-    ExitNode,
-    GoalCheckNode,
-    JourneyDefinition,
-    Node,
-    SplitNode,
-    TriggerNode,
-    WaitForEventNode,
-    WaitNode,
-)
+from domain.definition import JourneyDefinition, Node, TriggerNode
 from domain.errors import FieldIssue
-
-_WAITING_TYPES = (WaitNode, WaitForEventNode)
+from domain.nodes import kind_of, labels
 
 
 def expected_labels(node: Node) -> set[str]:
-    """The outgoing edge labels a node of this type must have, exactly."""
-    if isinstance(node, ExitNode):
-        return set()
-    if isinstance(node, ConditionNode | GoalCheckNode):
-        return {"yes", "no"}
-    if isinstance(node, WaitForEventNode):
-        return {"matched", "timeout"}
-    if isinstance(node, SplitNode):
-        return {branch.key for branch in node.config.splits}
-    return {"next"}
+    """The outgoing edge labels a node of this type must have, exactly (its kind's, `domain.nodes`)."""
+    return set(labels(node))
 
 
 def validate_graph(definition: JourneyDefinition) -> list[FieldIssue]:
@@ -84,15 +65,7 @@ def validate_graph(definition: JourneyDefinition) -> list[FieldIssue]:
                     f"{node.type} node {node.id!r} is missing outgoing edge(s): {', '.join(sorted(missing))}",
                 )
             )
-        if isinstance(node, SplitNode):
-            total = sum(branch.percentage for branch in node.config.splits)
-            if abs(total - 100) > 1e-9:
-                issues.append(
-                    FieldIssue(("nodes", i, "config", "splits"), f"percentages sum to {total:g}, not 100")
-                )
-            keys = [b.key for b in node.config.splits]
-            if len(set(keys)) != len(keys):
-                issues.append(FieldIssue(("nodes", i, "config", "splits"), "split keys must be unique"))
+        issues.extend(FieldIssue(("nodes", i, *loc), msg) for loc, msg in kind_of(node).issues(node))
 
     if len(triggers) == 1:
         issues.extend(_reachability(definition, index_of, outgoing))
@@ -133,8 +106,9 @@ def _cycles_without_wait(
     index_of: dict[str, int],
     outgoing: dict[str, list[tuple[int, str, str]]],
 ) -> list[FieldIssue]:
-    """A loop must pass through a WAIT or WAIT_FOR_EVENT, or an enrollment would spin forever."""
-    waiting = {n.id for n in definition.nodes if isinstance(n, _WAITING_TYPES)}
+    """A loop must pass through a node that waits for time (WAIT, WAIT_FOR_EVENT), or an enrollment
+    would spin forever."""
+    waiting = {n.id for n in definition.nodes if kind_of(n).waits_for_time}
     white, grey, black = 0, 1, 2
     colour = {n.id: white for n in definition.nodes}
     issues: list[FieldIssue] = []

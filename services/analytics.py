@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.errors import FieldIssue, InvalidInputError
+from domain.nodes import BRANCHING_TYPES
 from services.journeys import JourneyService, definition_of
 from services.uow import UnitOfWork
 from store.repositories.analytics import AnalyticsRepository, TimeToGoalStats, hour_of
 
-BRANCHING = frozenset({"CONDITION", "SPLIT", "WAIT_FOR_EVENT", "GOAL_CHECK"})
+BRANCHING = BRANCHING_TYPES  # node types whose steps record a branch (domain.nodes)
 
 
 @dataclass

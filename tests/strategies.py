@@ -19,36 +19,34 @@ from hypothesis.strategies import DrawFn
 from domain.definition import (
     Channel,
     ConditionConfig,
-    ConditionNode,
     Edge,
-    ExitNode,
-    GoalCheckNode,
     JourneyDefinition,
     Node,
     Position,
     ProfileUpdate,
     SendConfig,
-    SendNode,
     SplitBranch,
     SplitConfig,
     SplitNode,
     TriggerConfig,
-    TriggerNode,
     UpdateConfig,
-    UpdateNode,
     WaitConfig,
     WaitForEventConfig,
-    WaitForEventNode,
-    WaitNode,
     WaitUntilTime,
     WaitUntilTrait,
 )
+from domain.nodes import REGISTRY, kind_of, labels
 from domain.rules import Operator, Rule
 
 Loc = tuple[str | int, ...]
 
-STEP_TYPES = ["SEND", "WAIT", "WAIT_FOR_EVENT", "CONDITION", "SPLIT", "UPDATE", "GOAL_CHECK", "EXIT", "END"]
-_NON_TERMINAL_TYPES = [t for t in STEP_TYPES if t not in ("EXIT", "END")]
+# Every node type but the TRIGGER, from the node registry (domain.nodes).
+STEP_TYPES = [t for t in REGISTRY if t != "TRIGGER"]
+# Types that end the journey (no outgoing labels): EXIT and END.
+_TERMINAL_TYPES = [t for t in STEP_TYPES if REGISTRY[t].fixed_labels == ()]
+_NON_TERMINAL_TYPES = [t for t in STEP_TYPES if t not in _TERMINAL_TYPES]
+# Types with the one label `next` (SEND, WAIT, UPDATE): the steps of a linear chain.
+_NEXT_ONLY_TYPES = [t for t in STEP_TYPES if REGISTRY[t].fixed_labels == ("next",)]
 
 
 @st.composite
@@ -224,20 +222,6 @@ _PLAIN_NAMES = st.sampled_from(["", "Welcome email", "Grüße ✓"])
 _PLAIN_POSITIONS = st.sampled_from([None, Position(x=120, y=-40.5)])
 
 
-_NODE_CLASSES: dict[str, Any] = {
-    "TRIGGER": TriggerNode,
-    "SEND": SendNode,
-    "WAIT": WaitNode,
-    "WAIT_FOR_EVENT": WaitForEventNode,
-    "CONDITION": ConditionNode,
-    "SPLIT": SplitNode,
-    "UPDATE": UpdateNode,
-    "GOAL_CHECK": GoalCheckNode,
-    "EXIT": ExitNode,
-    "END": ExitNode,
-}
-
-
 @st.composite
 def nodes_of_type(draw: DrawFn, node_type: str, node_id: str, *, rich: bool = True) -> Node:
     """A node with a valid config; `rich=False` picks from a few fixed contents (much faster)."""
@@ -246,21 +230,14 @@ def nodes_of_type(draw: DrawFn, node_type: str, node_id: str, *, rich: bool = Tr
     if node_type in configs:
         fields["config"] = draw(configs[node_type])
     fields["position"] = draw(positions if rich else _PLAIN_POSITIONS)
-    node: Node = _NODE_CLASSES[node_type](**fields)
+    node: Node = REGISTRY[node_type].node_class(**fields)
     return node
 
 
 def outgoing_labels(node: Node) -> list[str]:
-    """The labels a node of this type must have (written out here, independent of the code under test)."""
-    if isinstance(node, ExitNode):
-        return []
-    if isinstance(node, ConditionNode | GoalCheckNode):
-        return ["yes", "no"]
-    if isinstance(node, WaitForEventNode):
-        return ["matched", "timeout"]
-    if isinstance(node, SplitNode):
-        return [branch.key for branch in node.config.splits]
-    return ["next"]
+    """The labels a node of this type must have: its node type's, from `domain.nodes` (the table itself
+    is pinned, written out, in tests/unit/test_nodes.py)."""
+    return labels(node)
 
 
 @st.composite
@@ -276,7 +253,7 @@ def valid_definitions(
     for position in range(1, size):
         last = position == size - 1
         if last:
-            node_type = draw(st.sampled_from(["EXIT", "END"]))
+            node_type = draw(st.sampled_from(_TERMINAL_TYPES))
         else:
             # A terminal step here must leave at least one branch open for the steps still to come.
             node_type = draw(st.sampled_from(STEP_TYPES if len(unlinked) >= 2 else _NON_TERMINAL_TYPES))
@@ -303,8 +280,8 @@ def linear_definitions(draw: DrawFn, min_nodes: int = 2, max_nodes: int = 12) ->
     """TRIGGER → single-`next` steps → EXIT/END, edges in chain order."""
     size = draw(st.integers(min_nodes, max_nodes))
     ids = draw(node_id_lists(size))
-    middle = [draw(st.sampled_from(["SEND", "WAIT", "UPDATE"])) for _ in range(size - 2)]
-    types = ["TRIGGER", *middle, draw(st.sampled_from(["EXIT", "END"]))]
+    middle = [draw(st.sampled_from(_NEXT_ONLY_TYPES)) for _ in range(size - 2)]
+    types = ["TRIGGER", *middle, draw(st.sampled_from(_TERMINAL_TYPES))]
     nodes = [draw(nodes_of_type(t, i, rich=False)) for t, i in zip(types, ids, strict=True)]
     edges = [Edge(source_node_id=a, target_node_id=b) for a, b in pairwise(ids)]
     return JourneyDefinition(nodes=nodes, edges=edges)
@@ -389,7 +366,7 @@ def _cycle_candidates(d: JourneyDefinition) -> list[tuple[int, str]]:
     """(edge index, new target) pairs that close a loop with no WAIT/WAIT_FOR_EVENT, chosen so that
     the depth-first search must meet the re-pointed edge as the one closing it: a self-loop, or a step
     pointing back to its only predecessor (which every path to it passes through)."""
-    waiting = {n.id for n in d.nodes if isinstance(n, WaitNode | WaitForEventNode)}
+    waiting = {n.id for n in d.nodes if kind_of(n).waits_for_time}
     trigger = d.nodes[0].id
     candidates = []
     for index, edge in enumerate(d.edges):

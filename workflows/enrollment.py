@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         EventReceived,
         ExitRequested,
         Finish,
+        JourneyState,
         PauseRequested,
         ProfileRead,
         ProfileUpdated,
@@ -88,6 +89,11 @@ PROJECTION_LAG_TOLERANCE = timedelta(seconds=10)
 # Patch: a send that falls inside the journey's quiet hours waits for the window's end (a timer that
 # signals interrupt). Histories recorded before it replay without the hold.
 QUIET_HOURS_PATCH = "quiet-hours-v1"
+# Patch: the interpreter holds such a send itself (a `Wait` until the window's end, under the goal
+# deadline, carried out like any wait), and the send request no longer carries the quiet hours.
+# Asked only when the interpreter holds a send, so enrollments that never meet quiet hours record no
+# marker. Histories recorded before it replay with the shell's hold (QUIET_HOURS_PATCH, in `_send`).
+INTERPRETER_QUIET_HOURS_PATCH = "interpreter-quiet-hours-v1"
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -106,6 +112,9 @@ class EnrollmentWorkflow:
         self._last_written: EnrollmentSnapshot | None = None
         # Signals not yet fed to the interpreter, in arrival order.
         self._signals: list[tuple[str, EventRecord | None, str | None]] = []
+        # Set when this run replays a history from before INTERPRETER_QUIET_HOURS_PATCH: the shell holds
+        # sends in quiet hours, as it did then.
+        self._shell_holds_quiet_hours = False
 
     # ---- signals and query --------------------------------------------------------------------
 
@@ -149,7 +158,6 @@ class EnrollmentWorkflow:
 
     @workflow.run
     async def run(self, input: EnrollmentInput) -> EnrollmentResult:
-        definition = input.definition
         # The meter records nothing while replaying, so a counted transition is counted once.
         meter = workflow.metric_meter()
         steps = meter.create_counter(STEPS, "Steps finished, by node type and status")
@@ -159,7 +167,7 @@ class EnrollmentWorkflow:
             first = Started(now=workflow.now(), trigger_event=input.trigger_event)
         else:
             first = Resumed(now=workflow.now())
-        self._state, commands = step(definition, self._state, first)
+        self._state, commands = self._step(first)
         while True:
             blocking: AnyCommand | None = None
             for command in commands:
@@ -195,7 +203,17 @@ class EnrollmentWorkflow:
                 outcome = await self._wait(blocking)
             else:
                 raise ApplicationError("the interpreter returned nothing to wait on", non_retryable=True)
-            self._state, commands = step(definition, self._state, outcome)
+            self._state, commands = self._step(outcome)
+
+    def _step(self, outcome: AnyInput) -> tuple[JourneyState, list[AnyCommand]]:
+        definition = self._input.definition
+        state, commands = step(definition, self._state, outcome)
+        if state.awaiting == "quiet_hours" and not workflow.patched(INTERPRETER_QUIET_HOURS_PATCH):
+            # Recorded before the interpreter held sends: the same input without its hold (the
+            # interpreter is pure, so asking again is free); `_send` holds the send instead.
+            self._shell_holds_quiet_hours = True
+            state, commands = step(definition, self._state, outcome, hold_quiet_hours=False)
+        return state, commands
 
     # ---- carrying out commands ----------------------------------------------------------------
 
@@ -211,6 +229,58 @@ class EnrollmentWorkflow:
         return ExitRequested(now=now, reason=reason or "exited")
 
     async def _send(self, command: SendMessage) -> AnyInput:
+        settings = self._input.definition.settings
+        if self._shell_holds_quiet_hours:
+            held = await self._hold_for_quiet_hours(command)
+            if held is not None:
+                return held
+        batch = self._progress()
+        request = SendRequest(
+            tenant_id=self._input.tenant_id,
+            journey_id=self._input.journey_id,
+            enrollment_id=self._input.enrollment_id,
+            customer_id=self._input.customer_id,
+            node_id=command.node_id,
+            visit=command.visit,
+            idempotency_key=command.idempotency_key,
+            config=command.config,
+            progress=batch,
+            frequency_caps=settings.frequency_caps,
+        )
+        if self._shell_holds_quiet_hours and settings.quiet_hours is not None:
+            # As histories from before INTERPRETER_QUIET_HOURS_PATCH recorded it (the activity ignores it).
+            request.quiet_hours, request.timezone = settings.quiet_hours, settings.timezone
+        try:
+            result = await workflow.execute_activity(
+                SEND_MESSAGE,
+                request,
+                result_type=SendResult,
+                start_to_close_timeout=SEND_START_TO_CLOSE,
+                schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+                retry_policy=SEND_RETRY,
+                summary=f"send {command.config.channel} · {command.node_name}",
+            )
+        except ActivityError as error:
+            # The batch may not have landed; upserts are idempotent, so it stays for the next write.
+            return SendFinished(
+                node_id=command.node_id,
+                visit=command.visit,
+                now=workflow.now(),
+                outcome="failed",
+                error=_failure(error),
+            )
+        self._written(batch)
+        return SendFinished(
+            node_id=command.node_id,
+            visit=command.visit,
+            now=workflow.now(),
+            outcome=result.outcome,
+            error=result.error,
+        )
+
+    async def _hold_for_quiet_hours(self, command: SendMessage) -> AnyInput | None:
+        """The shell's quiet-hours hold, for histories from before INTERPRETER_QUIET_HOURS_PATCH: an
+        input to feed instead of sending (a signal, or the goal deadline), or None to send now."""
         settings = self._input.definition.settings
         quiet = settings.quiet_hours
         if quiet is not None:
@@ -244,48 +314,7 @@ class EnrollmentWorkflow:
                         return self._take_signal()
                 if workflow.now() < until:
                     return TimeReached(now=workflow.now())  # the goal deadline came first
-        batch = self._progress()
-        request = SendRequest(
-            tenant_id=self._input.tenant_id,
-            journey_id=self._input.journey_id,
-            enrollment_id=self._input.enrollment_id,
-            customer_id=self._input.customer_id,
-            node_id=command.node_id,
-            visit=command.visit,
-            idempotency_key=command.idempotency_key,
-            config=command.config,
-            progress=batch,
-            frequency_caps=settings.frequency_caps,
-            quiet_hours=quiet,
-            timezone=settings.timezone if quiet is not None else None,
-        )
-        try:
-            result = await workflow.execute_activity(
-                SEND_MESSAGE,
-                request,
-                result_type=SendResult,
-                start_to_close_timeout=SEND_START_TO_CLOSE,
-                schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
-                retry_policy=SEND_RETRY,
-                summary=f"send {command.config.channel} · {command.node_name}",
-            )
-        except ActivityError as error:
-            # The batch may not have landed; upserts are idempotent, so it stays for the next write.
-            return SendFinished(
-                node_id=command.node_id,
-                visit=command.visit,
-                now=workflow.now(),
-                outcome="failed",
-                error=_failure(error),
-            )
-        self._written(batch)
-        return SendFinished(
-            node_id=command.node_id,
-            visit=command.visit,
-            now=workflow.now(),
-            outcome=result.outcome,
-            error=result.error,
-        )
+        return None
 
     async def _read_profile(self, command: ReadProfile) -> ProfileRead:
         batch = self._progress()
