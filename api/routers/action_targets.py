@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from api.auth import Principal
-from api.deps import Paging, Resources, Uow, parse_id, require
+from api.deps import GenesysPaging, Resources, Uow, parse_id, require
 from api.schemas.action_targets import ActionTargetCreate, ActionTargetOut, ActionTargetPatch
 from api.schemas.common import PageMeta, PageOut
 from domain.definition import Channel
@@ -37,7 +37,7 @@ async def create_action_target(
 async def list_action_targets(
     uow: Uow,
     res: Resources,
-    paging: Paging,
+    paging: GenesysPaging,
     principal: View,
     channel: Channel | None = None,
     enabled: Annotated[bool | None, Query()] = None,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.auth import Principal
-from api.deps import Paging, Uow, require
+from api.deps import OffsetPaging, Uow, require
 from api.schemas.common import PageMeta, PageOut
 from api.schemas.customers import CustomerOut, CustomerTraitsIn
 from api.schemas.enrollments import EnrollmentOut
@@ -56,7 +56,7 @@ async def patch_customer(
 async def customer_enrollments(
     customer_id: CustomerId,
     uow: Uow,
-    paging: Paging,
+    paging: OffsetPaging,
     principal: Annotated[Principal, Depends(require("journey:enrollment:view"))],
     status_filter: Annotated[
         Literal["ACTIVE", "COMPLETED", "EXITED", "FAILED"] | None, Query(alias="status")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.auth import Principal
-from api.deps import Paging, Resources, Uow, parse_id, require
+from api.deps import OffsetPaging, Resources, Uow, parse_id, require
 from api.schemas.common import PageMeta, PageOut
 from api.schemas.enrollments import EnrollmentDetailOut, EnrollmentOut, EnrollRequest
 from services.enrollments import EnrollmentService
@@ -42,7 +42,7 @@ async def list_enrollments(
     journeyId: str,  # noqa: N803
     uow: Uow,
     res: Resources,
-    paging: Paging,
+    paging: OffsetPaging,
     principal: Annotated[Principal, Depends(require("journey:enrollment:view"))],
     status_filter: Annotated[
         Literal["ACTIVE", "COMPLETED", "EXITED", "FAILED"] | None, Query(alias="status")

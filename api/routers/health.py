@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from api.deps import Resources
+from api.deps import Resources, refuse_unknown_query
 from services.health import check_database, check_dispatch, check_temporal
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", dependencies=[Depends(refuse_unknown_query)])
 async def health(res: Resources) -> JSONResponse:
     database, temporal, dispatch = await asyncio.gather(
         check_database(res.engine), check_temporal(res.temporal), check_dispatch(res.engine)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.auth import Principal
-from api.deps import Paging, Uow, parse_id, require
+from api.deps import GenesysPaging, Uow, parse_id, require
 from api.schemas.common import PageMeta, PageOut
 from api.schemas.segments import SegmentCreate, SegmentOut, SegmentPatch
 from domain.errors import FieldIssue, InvalidInputError
@@ -73,7 +73,7 @@ async def create_segment(body: SegmentCreate, uow: Uow, principal: Add) -> Segme
 @router.get("", response_model=PageOut[SegmentOut])
 async def list_segments(
     uow: Uow,
-    paging: Paging,
+    paging: GenesysPaging,
     principal: View,
     is_active: Annotated[bool | None, Query(alias="isActive")] = None,
     sort_by: Annotated[

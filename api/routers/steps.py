@@ -10,7 +10,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from api.auth import Principal
 from api.deps import Uow, parse_id, require
-from api.schemas.common import ApiModel
+from api.schemas.common import ApiModel, PatchModel, drop_absent_nulls
 from domain.definition import MAX_NAME_LENGTH, MAX_NODES, Node
 from domain.errors import FieldIssue, InvalidInputError, NotFoundError
 from domain.steps import Step, add_step, delete_step, reorder_steps, to_steps, update_step
@@ -39,9 +39,15 @@ class StepCreate(ApiModel):
     )
 
 
-class StepPatch(ApiModel):
+class StepPatch(PatchModel):
+    """Only the fields given change. A `next…Id` pointer set to null removes the edge it stands for."""
+
+    NOT_NULL = frozenset({"name", "config"})
+
     name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
-    config: dict[str, Any] | None = None
+    config: dict[str, Any] | None = Field(
+        default=None, description="Replaces the whole config, checked against the step's type"
+    )
     next_step_id: str | None = None
     next_step_yes_id: str | None = None
     next_step_no_id: str | None = None
@@ -73,7 +79,9 @@ async def add_journey_step(journeyId: str, body: StepCreate, uow: Uow, principal
     step_id = body.id or f"step_{secrets.token_hex(4)}"
     try:
         node = _node.validate_python(
-            {"id": step_id, "type": body.type, "name": body.name, "config": body.config}
+            drop_absent_nulls(
+                Node, {"id": step_id, "type": body.type, "name": body.name, "config": body.config}
+            )
         )
     except ValidationError as error:
         raise InvalidInputError(
@@ -98,9 +106,14 @@ async def update_journey_step(
     uow: Uow,
     principal: Edit,
 ) -> Step:
-    changes = body.model_dump(exclude_unset=True, by_alias=False)
+    changes = body.sent()
 
     def edit(draft: Any) -> Any:
+        config = changes.get("config")
+        if isinstance(config, dict):  # nulls in it read as the step's own config model reads them
+            node = next((n for n in draft.nodes if n.id == stepId), None)
+            if node is not None:
+                changes["config"] = drop_absent_nulls(type(node).model_fields["config"].annotation, config)
         try:
             return update_step(draft, stepId, **changes)
         except InvalidInputError as error:

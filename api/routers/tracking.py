@@ -161,6 +161,9 @@ async def tracked_request(
 
 
 tracked_request.__write_key__ = True  # type: ignore[attr-defined]  # see api.deps.takes_write_key
+# No query parameter means anything here, and none refuses a call (api.deps.accepts_any_query): the SDKs
+# send none, and a proxy's or a hand-written client's extra one must not cost its events.
+tracked_request.__any_query__ = True  # type: ignore[attr-defined]
 Tracked = Annotated[TrackedRequest, Depends(tracked_request)]
 
 

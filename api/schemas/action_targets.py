@@ -7,11 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from pydantic.alias_generators import to_camel
 
-from api.schemas.common import ApiModel
+from api.schemas.common import ApiModel, PatchModel
 from domain.definition import Channel
-from domain.errors import FieldIssue, InvalidInputError
 from services.action_targets import NewActionTarget, masked_settings
 
 if TYPE_CHECKING:
@@ -52,8 +50,11 @@ class ActionTargetCreate(ApiModel):
         )
 
 
-class ActionTargetPatch(ApiModel):
-    """Partial update: only the fields present change."""
+class ActionTargetPatch(PatchModel):
+    """Partial update: only the fields present change; null clears `serviceLevel` and
+    `shortAbandonThreshold`."""
+
+    NOT_NULL = frozenset({"name", "channel", "settings", "enabled"})
 
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
     channel: Channel | None = None
@@ -68,16 +69,7 @@ class ActionTargetPatch(ApiModel):
 
     def changes(self) -> dict[str, Any]:
         """Service field names → values, for the fields the client sent (null clears the optional ones)."""
-        sent = self.model_fields_set
-        required = [name for name in ("name", "channel", "settings", "enabled") if name in sent]
-        issues = [
-            FieldIssue(("body", to_camel(name)), f"{to_camel(name)} cannot be null")
-            for name in required
-            if getattr(self, name) is None
-        ]
-        if issues:
-            raise InvalidInputError(issues)
-        changes: dict[str, Any] = {name: getattr(self, name) for name in sent}
+        changes = self.sent()
         if "service_level" in changes and self.service_level is not None:
             changes["service_level"] = self.service_level.model_dump(mode="json")
         return changes

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import ApiModel
+from api.schemas.common import ApiModel, PatchModel, drop_absent_nulls
 from domain.definition import (
     MAX_EDGES,
     MAX_NAME_LENGTH,
@@ -44,6 +44,20 @@ def _fill_node_ids(data: Any) -> Any:
     return data
 
 
+def _drop_step_config_nulls(data: Any) -> Any:
+    """A step's `config` is free-form until its `type` picks the node it becomes: read its nulls as
+    that node's config model would (api/schemas/common.py, null means absent)."""
+    if isinstance(data, dict) and isinstance(data.get("steps"), list):
+        steps = []
+        for step in data["steps"]:
+            if isinstance(step, dict) and isinstance(step.get("config"), dict):
+                as_node = drop_absent_nulls(Node, {"type": step.get("type"), "config": step["config"]})
+                step = {**step, "config": as_node.get("config", step["config"])}
+            steps.append(step)
+        data = {**data, "steps": steps}
+    return data
+
+
 class CanvasIn(ApiModel):
     """The whole graph, replaced atomically. Node ids the client gives are kept as they are."""
 
@@ -73,6 +87,7 @@ class JourneyCreate(ApiModel):
     )
 
     _ids = model_validator(mode="before")(_fill_node_ids)
+    _step_nulls = model_validator(mode="before")(_drop_step_config_nulls)
 
     @model_validator(mode="after")
     def _one_graph_form(self) -> JourneyCreate:
@@ -110,8 +125,11 @@ class JourneyCreate(ApiModel):
         )
 
 
-class JourneyPatch(ApiModel):
-    """Partial update: only the fields present change. The graph is edited via canvas or steps."""
+class JourneyPatch(PatchModel):
+    """Partial update: only the fields present change. The graph is edited via canvas or steps.
+    Null clears `description`, `siteId`, `goalConfig` and `exitCriteria`."""
+
+    NOT_NULL = frozenset({"name", "settings"})
 
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
     description: str | None = Field(default=None, max_length=2000)
@@ -121,12 +139,9 @@ class JourneyPatch(ApiModel):
     exit_criteria: ExitCriteria | None = None
 
     def changes(self) -> dict[str, Any]:
-        """Service field names → values, for the fields the client sent (null clears, except name)."""
+        """Service field names → values, for the fields the client sent (null clears)."""
         renamed = {"goal_config": "goal"}
-        sent = self.model_dump(exclude_unset=True, by_alias=False)
-        if sent.get("name", "") is None:
-            raise InvalidInputError([FieldIssue(("body", "name"), "name cannot be null")])
-        return {renamed.get(k, k): getattr(self, k) for k in sent}
+        return {renamed.get(k, k): v for k, v in self.sent().items()}
 
 
 class PauseIn(ApiModel):

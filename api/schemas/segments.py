@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
-from pydantic.alias_generators import to_camel
 
-from api.schemas.common import ApiModel
+from api.schemas.common import ApiModel, PatchModel
 from domain.errors import FieldIssue, InvalidInputError
 from domain.segments import AssignmentState, ContextPatterns, JourneyPatterns, SegmentScope
 from services.segments import AssignmentChange, NewSegment
@@ -57,8 +56,11 @@ class SegmentCreate(ApiModel):
         )
 
 
-class SegmentPatch(ApiModel):
-    """Partial update; `scope` cannot change. `version`, when given, must be the current one (else 409)."""
+class SegmentPatch(PatchModel):
+    """Partial update; `scope` cannot change. `version`, when given, must be the current one (else 409).
+    Null clears `description`, `color` and `assignmentExpirationDays`."""
+
+    NOT_NULL = frozenset({"display_name", "is_active", "should_display_to_agent", "context", "journey"})
 
     version: int | None = Field(default=None, ge=1)
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -71,18 +73,11 @@ class SegmentPatch(ApiModel):
     assignment_expiration_days: int | None = Field(default=None, ge=1, le=MAX_EXPIRATION_DAYS)
 
     def changes(self) -> dict[str, Any]:
-        sent = self.model_fields_set - {"version"}
-        required = ("display_name", "is_active", "should_display_to_agent", "context", "journey")
-        issues = [
-            FieldIssue(("body", to_camel(name)), f"{to_camel(name)} cannot be null")
-            for name in required
-            if name in sent and getattr(self, name) is None
-        ]
-        if issues:
-            raise InvalidInputError(issues)
-        if not sent:
+        changes = self.sent()
+        changes.pop("version", None)
+        if not changes:
             raise InvalidInputError([FieldIssue(("body",), "nothing to change")])
-        return {name: getattr(self, name) for name in sent}
+        return changes
 
 
 class SegmentOut(ApiModel):

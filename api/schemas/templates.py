@@ -7,11 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
-from pydantic.alias_generators import to_camel
 
-from api.schemas.common import ApiModel
+from api.schemas.common import ApiModel, PatchModel
 from domain.definition import Channel
-from domain.errors import FieldIssue, InvalidInputError
 from services.templates import NewTemplate
 
 if TYPE_CHECKING:
@@ -38,8 +36,10 @@ class TemplateCreate(ApiModel):
         return NewTemplate(name=self.name, channel=self.channel, subject=self.subject, body=self.body)
 
 
-class TemplatePatch(ApiModel):
+class TemplatePatch(PatchModel):
     """Partial update: only the fields present change (a null subject removes it)."""
+
+    NOT_NULL = frozenset({"name", "channel", "body"})
 
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
     channel: Channel | None = None
@@ -49,15 +49,7 @@ class TemplatePatch(ApiModel):
     )
 
     def changes(self) -> dict[str, Any]:
-        sent = self.model_fields_set
-        issues = [
-            FieldIssue(("body", to_camel(name)), f"{name} cannot be null")
-            for name in ("name", "channel", "body")
-            if name in sent and getattr(self, name) is None
-        ]
-        if issues:
-            raise InvalidInputError(issues)
-        return {name: getattr(self, name) for name in sent}
+        return self.sent()
 
 
 class TemplateOut(ApiModel):

@@ -1,9 +1,15 @@
-"""The authoring examples of the seed APIs (000 Segment, 001 canvas, 004 steps), in our field names."""
+"""The authoring examples of the seed APIs (000 Segment, 001 canvas, 004 steps), in our field names,
+and the seeds' paging parameters (002 Genesys pageNumber/pageSize, 004 skip/take)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from store.rows import EnrollmentRow
 from tests.conftest import ApiClientFor
 
 # 001 "Create Journey": a URL_MATCH trigger is an EVENT trigger on `page` with a URL rule; a CONTENT
@@ -300,3 +306,72 @@ async def test_000_definition_replace_status_versions_and_destinations(api_clien
         versions = (await http.get(f"{path}/versions")).json()["data"]
         assert versions[0]["version"] == 1 and versions[0]["nodesCount"] == 4
         assert (await http.post(f"{path}/archive")).json()["status"] == "ARCHIVED"
+
+
+async def test_002_genesys_paging_names(api_client_for: ApiClientFor) -> None:
+    """Seed 002 pages segments and action targets with `pageNumber` (from 1) and `pageSize` (default 25):
+    aliases of `page` and `limit`, never ignored."""
+    async with api_client_for(None) as http:
+        for index in range(30):
+            created = await http.post("/v1/segments", json={"displayName": f"Segment {index:02}"})
+            assert created.status_code == 201
+        for index in range(3):
+            await http.post(
+                "/v1/actiontargets",
+                json={"name": f"Target {index}", "channel": "SMS", "settings": {"provider": "x"}},
+            )
+
+        def names(page: dict[str, Any]) -> list[str]:
+            return [item["displayName"] for item in page["data"]]
+
+        by_ours = (await http.get("/v1/segments?sortBy=name&page=3&limit=10")).json()
+        by_genesys = (await http.get("/v1/segments?sortBy=name&pageNumber=3&pageSize=10")).json()
+        assert names(by_genesys) == names(by_ours) == [f"Segment {i}" for i in range(20, 30)]
+        assert by_genesys["meta"] == {"total": 30, "page": 3, "limit": 10, "totalPages": 3}
+
+        second = (await http.get("/v1/segments?sortBy=name&pageNumber=2")).json()
+        assert names(second) == [f"Segment {i}" for i in range(25, 30)], "the seed's default page size: 25"
+        assert second["meta"]["limit"] == 25
+        assert (await http.get("/v1/segments?page=2")).json()["meta"]["limit"] == 20, "ours stays 20"
+        agreeing = await http.get("/v1/segments?page=2&pageNumber=2&pageSize=5")
+        assert agreeing.status_code == 200 and agreeing.json()["meta"]["page"] == 2
+
+        targets = (await http.get("/v1/actiontargets?pageNumber=2&pageSize=2")).json()
+        assert len(targets["data"]) == 1 and targets["meta"]["page"] == 2 and targets["meta"]["total"] == 3
+
+
+async def test_004_enrollments_skip_and_take(
+    api_client_for: ApiClientFor, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Seed 004 pages enrollments with `skip` (an offset, any number) and `take`, and echoes both."""
+    async with api_client_for(None) as http:
+        journey = (await http.post("/v1/journeys", json={"name": "Paged", "steps": []})).json()
+        base = datetime(2025, 12, 14, 9, tzinfo=UTC)
+        async with sessions() as session:
+            for index in range(7):
+                session.add(
+                    EnrollmentRow(
+                        id=uuid.uuid4(),
+                        tenant_id="acme",
+                        journey_id=uuid.UUID(journey["id"]),
+                        version=1,
+                        customer_id=f"customer_{index}",
+                        entry_number=1,
+                        workflow_id=f"wf-{uuid.uuid4()}",
+                        status="ACTIVE",
+                        enrolled_at=base + timedelta(minutes=index),
+                    )
+                )
+            await session.commit()
+        path = f"/v1/journeys/{journey['id']}/enrollments"
+        everything = [e["customerId"] for e in (await http.get(path)).json()["data"]]
+        taken = (await http.get(f"{path}?skip=3&take=2")).json()
+        assert [e["customerId"] for e in taken["data"]] == everything[3:5]
+        assert taken["meta"] == {"total": 7, "page": 2, "limit": 2, "totalPages": 4, "skip": 3, "take": 2}
+        tail = (await http.get(f"{path}?skip=5")).json()
+        assert [e["customerId"] for e in tail["data"]] == everything[5:]
+        first = (await http.get(f"{path}?take=4")).json()
+        assert [e["customerId"] for e in first["data"]] == everything[:4] and "skip" not in first["meta"]
+        await http.put("/v1/customers/customer_1", json={"traits": {}})
+        customer = (await http.get("/v1/customers/customer_1/enrollments?skip=0&take=1")).json()
+        assert customer["meta"]["skip"] == 0 and customer["meta"]["take"] == 1
