@@ -519,3 +519,128 @@ def test_resumed_after_continue_as_new_reissues_the_wait() -> None:
     state, commands = start(journey)
     again, reissued = feed(journey, state, Resumed(now=T0 + timedelta(days=3)))
     assert reissued == [blocking(commands)] and again == state
+
+
+# ---- quiet hours ---------------------------------------------------------------------------------
+
+PARIS_NIGHTS = {"timezone": "Europe/Paris", "quietHours": {"start": "21:00", "end": "08:00"}}
+NIGHT = datetime(2026, 1, 5, 22, 30, tzinfo=UTC)  # 23:30 in Paris: quiet
+MORNING = datetime(2026, 1, 6, 7, 0, tzinfo=UTC)  # 08:00 in Paris: the window's end
+
+
+def start_at(definition: JourneyDefinition, now: datetime) -> tuple[JourneyState, list[AnyCommand]]:
+    return step(definition, initial_state("e1", "j1", "c1"), Started(now=now))
+
+
+def test_a_send_inside_quiet_hours_waits_for_their_end_then_sends() -> None:
+    journey = chain(TRIGGER, send("s"), EXIT, settings=PARIS_NIGHTS)
+    state, commands = start_at(journey, NIGHT)
+    assert records(commands) == [("t", "COMPLETED", None), ("s", "ACTIVE", None)]
+    hold = Wait(until=MORNING, label=f"mail s · quiet hours until {MORNING.isoformat()}")
+    assert commands[-1] == hold and not any(isinstance(c, SendMessage) for c in commands)
+    assert state.awaiting == "quiet_hours" and state.waiting_until == MORNING
+
+    state, commands = feed(journey, state, TimeReached(now=MORNING - timedelta(minutes=1)))
+    assert commands == [hold], "woken early: the same hold again"
+
+    state, commands = feed(journey, state, TimeReached(now=MORNING))
+    assert len(commands) == 1, "the step stays the one recorded at entry"
+    send_command = commands[0]
+    assert isinstance(send_command, SendMessage) and send_command.idempotency_key == "e1:s:1"
+    assert state.awaiting == "send" and state.waiting_until is None
+
+    state, commands = feed(journey, state, SendFinished(node_id="s", visit=1, now=MORNING, outcome="sent"))
+    [sent] = [c.record for c in commands if isinstance(c, RecordStep) and c.record.node_id == "s"]
+    assert (sent.status, sent.started_at, sent.completed_at) == ("COMPLETED", NIGHT, MORNING)
+    assert state.status == "COMPLETED"
+
+
+def test_a_send_outside_quiet_hours_sends_at_once() -> None:
+    journey = chain(TRIGGER, send("s"), EXIT, settings=PARIS_NIGHTS)
+    state, commands = start_at(journey, T0)  # 10:00 in Paris
+    assert isinstance(blocking(commands), SendMessage) and state.awaiting == "send"
+
+
+def test_quiet_hours_are_read_on_the_journeys_clock() -> None:
+    # 22:30 UTC is quiet in Paris, but 17:30 in New York.
+    journey = chain(TRIGGER, send("s"), EXIT, settings={**PARIS_NIGHTS, "timezone": "America/New_York"})
+    _, commands = start_at(journey, NIGHT)
+    assert isinstance(blocking(commands), SendMessage)
+
+
+def goal_deadline_in_the_morning_quiet() -> JourneyDefinition:
+    """Goal deadline a day after entry (Tuesday 09:00 UTC); the send comes at Tuesday 08:00 UTC, inside
+    quiet hours that end at 10:00."""
+    return chain(
+        TRIGGER,
+        wait("w", duration="23 hours"),
+        send("s"),
+        EXIT,
+        settings={"timezone": "UTC", "quietHours": {"start": "07:00", "end": "10:00"}},
+        goal={"type": "event", "config": {"eventName": "purchase"}, "deadline": 1},
+    )
+
+
+def test_a_goal_deadline_before_the_quiet_hours_end_abandons_the_enrollment_unsent() -> None:
+    # The hold wakes at the deadline, which abandons the enrollment as it would in any wait.
+    journey = goal_deadline_in_the_morning_quiet()
+    state, _ = start_at(journey, T0)
+    state, commands = feed(journey, state, TimeReached(now=T0 + timedelta(hours=23)))
+    deadline = T0 + timedelta(days=1)
+    window_end = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    assert blocking(commands) == Wait(
+        until=deadline, label=f"mail s · quiet hours until {window_end.isoformat()}"
+    )
+    assert state.waiting_until == window_end
+    state, commands = feed(journey, state, TimeReached(now=deadline))
+    assert state.status == "EXITED" and state.abandoned
+    assert ("s", "EXITED", None) in records(commands)
+    assert not any(isinstance(c, SendMessage) for c in commands)
+
+
+def test_once_converted_the_goal_deadline_no_longer_cuts_a_quiet_hours_hold_short() -> None:
+    journey = goal_deadline_in_the_morning_quiet()
+    state, _ = start_at(journey, T0)
+    state, _ = feed(journey, state, EventReceived(now=T0 + timedelta(hours=1), event=event("p")))
+    assert state.converted
+    state, commands = feed(journey, state, TimeReached(now=T0 + timedelta(hours=23)))
+    window_end = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    timer = blocking(commands)
+    assert isinstance(timer, Wait) and timer.until == window_end
+    state, commands = feed(journey, state, TimeReached(now=window_end))
+    assert isinstance(blocking(commands), SendMessage)
+
+
+def test_signals_during_a_quiet_hours_hold() -> None:
+    journey = chain(TRIGGER, send("s"), send("s2"), EXIT, settings=PARIS_NIGHTS)
+    held, commands = start_at(journey, NIGHT)
+    hold = blocking(commands)
+
+    absorbed, commands = feed(journey, held, EventReceived(now=NIGHT, event=event("x")))
+    assert commands == [hold] and [e.id for e in absorbed.buffered_events] == ["x"]
+
+    exited, commands = feed(journey, held, ExitRequested(now=NIGHT, reason="exited by API"))
+    assert exited.status == "EXITED" and ("s", "EXITED", None) in records(commands)
+    assert not any(isinstance(c, SendMessage) for c in commands)
+
+    # A pause holds the next step, not the send already entered (as for a send under way).
+    paused, commands = feed(journey, held, PauseRequested(now=NIGHT))
+    assert commands == [hold]
+    paused, commands = feed(journey, paused, TimeReached(now=MORNING))
+    assert isinstance(blocking(commands), SendMessage)
+    paused, commands = feed(journey, paused, SendFinished(node_id="s", visit=1, now=MORNING, outcome="sent"))
+    assert paused.awaiting == "resume" and paused.held_node_id == "s2"
+
+
+def test_resumed_after_continue_as_new_during_a_quiet_hours_hold_reissues_it() -> None:
+    journey = chain(TRIGGER, send("s"), EXIT, settings=PARIS_NIGHTS)
+    state, commands = start_at(journey, NIGHT)
+    again, reissued = feed(journey, state, Resumed(now=NIGHT + timedelta(hours=1)))
+    assert reissued == [blocking(commands)] and again == state
+
+
+def test_without_the_hold_a_send_in_quiet_hours_is_left_to_the_caller() -> None:
+    # How the enrollment workflow replays histories recorded before the interpreter held sends.
+    journey = chain(TRIGGER, send("s"), EXIT, settings=PARIS_NIGHTS)
+    state, commands = step(journey, initial_state("e1"), Started(now=NIGHT), hold_quiet_hours=False)
+    assert isinstance(blocking(commands), SendMessage) and state.awaiting == "send"
