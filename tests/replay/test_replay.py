@@ -4,26 +4,48 @@ a worker upgrade only if this holds. Histories come from the suite's own runs
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.replay.careless_workflow import ReorderedEnrollmentWorkflow
 from worker import workflow_runner
-from workflows.enrollment import EnrollmentWorkflow
+from workflows.enrollment import INTERPRETER_QUIET_HOURS_PATCH, QUIET_HOURS_PATCH, EnrollmentWorkflow
 
-HISTORIES = sorted((Path(__file__).resolve().parent.parent / "histories").glob("*.json"))
+HISTORY_DIR = Path(__file__).resolve().parent.parent / "histories"
+HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 
 
 def load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(path.stem, path.read_text())
 
 
+def patch_ids(path: Path) -> set[str]:
+    return {
+        json.loads(payload.data)["id"]
+        for e in load(path).events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+        for payload in e.marker_recorded_event_attributes.details["patch-data"].payloads
+    }
+
+
 def test_there_are_histories_to_replay() -> None:
     assert len(HISTORIES) >= 2
+
+
+def test_both_quiet_hours_holds_have_a_history() -> None:
+    # The shell's hold, kept for enrollments recorded before the interpreter held sends ...
+    shell = patch_ids(HISTORY_DIR / "quiet_hours_hold.json")
+    assert QUIET_HOURS_PATCH in shell and INTERPRETER_QUIET_HOURS_PATCH not in shell
+    # ... and the interpreter's (tests/integration/test_quiet_hours_hold.py records it).
+    interpreter = patch_ids(HISTORY_DIR / "interpreter_quiet_hours_hold.json")
+    assert INTERPRETER_QUIET_HOURS_PATCH in interpreter and QUIET_HOURS_PATCH not in interpreter
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
