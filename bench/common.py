@@ -42,7 +42,7 @@ async def publish_journey(
         for start in range(0, len(customers), 1000):
             await CustomerRepository(session).add_many(TENANT, list(customers[start : start + 1000]))
         service = JourneyService(uow)
-        row = await service.create(TENANT, NewJourney(name, None, None, parsed))
+        row = (await service.create(TENANT, NewJourney(name, None, None, parsed))).row
         await service.publish(TENANT, row.id)
         await uow.commit()
     return str(row.id), parsed

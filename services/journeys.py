@@ -26,7 +26,7 @@ from domain.lifecycle import (
 )
 from domain.validation import validate_for_publish
 from services.engine_control import EnrollmentControl, instruction_for
-from services.schedules import sync_journey_schedule
+from services.schedules import schedule_issues, sync_journey_schedule
 from services.uow import UnitOfWork
 from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.journeys import JourneyRepository
@@ -56,6 +56,29 @@ class JourneyTotals:
     exited: int
     failed: int
     converted: int
+
+    @classmethod
+    def none(cls) -> JourneyTotals:
+        """A journey nobody entered yet (one just created)."""
+        return cls(0, 0, 0, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A journey row and its draft, parsed once, with what publishing that draft would answer.
+
+    The authoring and lifecycle use cases return it, so the answer to a request neither reads nor
+    parses the draft again. `problems` are the items a publish would answer in its 422, in order
+    (empty: the draft passes every check publish makes; its status may still refuse a publish).
+    """
+
+    row: JourneyRow
+    draft: JourneyDefinition
+    problems: list[FieldIssue]
+
+    @property
+    def publishable(self) -> bool:
+        return not self.problems
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,23 @@ class JourneyService:
             raise NotFoundError("journey", str(journey_id))
         return row
 
+    async def load(self, tenant_id: str, journey_id: uuid.UUID) -> Journey:
+        """The journey with its draft parsed and judged (what a single-journey answer shows)."""
+        return await self.judged(tenant_id, await self.get(tenant_id, journey_id))
+
+    async def judged(
+        self, tenant_id: str, row: JourneyRow, draft: JourneyDefinition | None = None
+    ) -> Journey:
+        """`row` with its draft (parsed here unless given) and the problems publishing it would meet."""
+        draft = definition_of(row) if draft is None else draft
+        return Journey(row, draft, await self.publish_problems(tenant_id, draft))
+
+    async def publish_problems(self, tenant_id: str, draft: JourneyDefinition) -> list[FieldIssue]:
+        """What publishing `draft` would answer in its 422, item for item: the graph rules
+        (`domain.validation`), else what keeps a SCHEDULE trigger from running — publish checks them
+        in that order and answers with the first kind that fails."""
+        return validate_for_publish(draft) or await schedule_issues(self._uow, tenant_id, draft)
+
     async def search(
         self,
         tenant_id: str,
@@ -165,7 +205,7 @@ class JourneyService:
 
     # ---- authoring ----------------------------------------------------------------------------
 
-    async def create(self, tenant_id: str, new: NewJourney) -> JourneyRow:
+    async def create(self, tenant_id: str, new: NewJourney) -> Journey:
         _check_size(new.definition)
         now = datetime.now(UTC)
         row = JourneyRow(
@@ -183,9 +223,9 @@ class JourneyService:
             updated_at=now,
         )
         await self._journeys.add(row)
-        return row
+        return await self.judged(tenant_id, row, new.definition)
 
-    async def update(self, tenant_id: str, journey_id: uuid.UUID, changes: dict[str, Any]) -> JourneyRow:
+    async def update(self, tenant_id: str, journey_id: uuid.UUID, changes: dict[str, Any]) -> Journey:
         """Partial update. Metadata applies at once; settings, goal and exit criteria go to the draft."""
         row = await self.get(tenant_id, journey_id, for_update=True)
         self._require_editable(row)
@@ -196,40 +236,44 @@ class JourneyService:
             )
         for field in METADATA_FIELDS & changes.keys():
             setattr(row, field, changes[field])
+        draft = definition_of(row)
         definition_changes = {k: v for k, v in changes.items() if k in DEFINITION_FIELDS}
         if definition_changes:
-            self._store_draft(row, definition_of(row).model_copy(update=definition_changes))
+            draft = draft.model_copy(update=definition_changes)
+            self._store_draft(row, draft)
         row.updated_at = datetime.now(UTC)
         await self._uow.session.flush()
-        return row
+        return await self.judged(tenant_id, row, draft)
 
     async def edit_draft(
         self,
         tenant_id: str,
         journey_id: uuid.UUID,
         edit: Callable[[JourneyDefinition], JourneyDefinition],
-    ) -> JourneyRow:
-        """Apply a pure edit (canvas replace, a step operation) to the draft, in this transaction."""
+    ) -> Journey:
+        """Apply a pure edit (canvas replace, a step operation) to the draft, in this transaction;
+        the journey as saved (the draft is parsed once, and judged once)."""
         row = await self.get(tenant_id, journey_id, for_update=True)
         self._require_editable(row)
-        self._store_draft(row, edit(definition_of(row)))
+        draft = edit(definition_of(row))
+        self._store_draft(row, draft)
         row.updated_at = datetime.now(UTC)
         await self._uow.session.flush()
-        return row
+        return await self.judged(tenant_id, row, draft)
 
-    async def delete(self, tenant_id: str, journey_id: uuid.UUID) -> JourneyRow | None:
+    async def delete(self, tenant_id: str, journey_id: uuid.UUID) -> Journey | None:
         """A never-published draft is deleted (None); anything else is archived, never lost."""
         row = await self.get(tenant_id, journey_id, for_update=True)
         if row.version == 0 and row.status == "DRAFT":
             await self._journeys.delete(row)
             return None
         if row.status == "ARCHIVED":
-            return row
+            return await self.judged(tenant_id, row)
         return await self.transition(tenant_id, journey_id, "archive")
 
     async def update_destinations(
         self, tenant_id: str, journey_id: uuid.UUID, changes: list[DestinationChange]
-    ) -> JourneyRow:
+    ) -> Journey:
         """Re-point SEND nodes of the live version (and the draft) without a new version."""
         row = await self.get(tenant_id, journey_id, for_update=True)
         if not is_live(row.status):
@@ -249,14 +293,15 @@ class JourneyService:
         live.definition = _repoint(live_definition, changes).model_dump(mode="json")
         draft = definition_of(row)
         draft_sends = {n.id for n in draft.nodes if isinstance(n, SendNode)}
-        self._store_draft(row, _repoint(draft, [c for c in changes if c.node_id in draft_sends]))
+        draft = _repoint(draft, [c for c in changes if c.node_id in draft_sends])
+        self._store_draft(row, draft)
         row.updated_at = datetime.now(UTC)
         await self._uow.session.flush()
-        return row
+        return await self.judged(tenant_id, row, draft)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
-    async def publish(self, tenant_id: str, journey_id: uuid.UUID) -> JourneyRow:
+    async def publish(self, tenant_id: str, journey_id: uuid.UUID) -> Journey:
         """Freeze the draft as the next immutable version; new entries take it from now on.
 
         Publishing an unchanged published journey is a no-op, so a retried publish is safe.
@@ -268,8 +313,8 @@ class JourneyService:
         if issues:
             raise InvalidInputError(issues, detail="the journey graph is not publishable")
         if row.status == "PUBLISHED" and not await self.has_draft_changes(row):
-            await self._sync_schedule(tenant_id, row)
-            return row
+            await self._sync_schedule(tenant_id, row, live=definition)
+            return Journey(row, definition, [])
         now = datetime.now(UTC)
         previous_version = row.version
         row.version += 1
@@ -285,8 +330,8 @@ class JourneyService:
         self._set_status(row, "publish", now)
         row.published_at = now
         await self._uow.session.flush()
-        await self._sync_schedule(tenant_id, row, previous_version)
-        return row
+        await self._sync_schedule(tenant_id, row, previous_version, live=definition)
+        return Journey(row, definition, [])  # published: its draft passed every check
 
     async def transition(
         self,
@@ -295,7 +340,7 @@ class JourneyService:
         action: LifecycleAction,
         *,
         pause_mode: PauseMode | None = None,
-    ) -> JourneyRow:
+    ) -> Journey:
         """pause / resume / unpublish / archive / restore (publish has its own use case)."""
         if action == "publish":
             return await self.publish(tenant_id, journey_id)
@@ -303,7 +348,7 @@ class JourneyService:
         _require_transition(row, action)
         new_mode: PauseMode | None = (pause_mode or "all") if action == "pause" else None
         if action == "pause" and row.status == "PAUSED" and row.pause_mode == new_mode:
-            return row
+            return await self.judged(tenant_id, row)
         instruction = instruction_for(
             action, previous_status=row.status, previous_mode=row.pause_mode, new_mode=new_mode
         )
@@ -322,15 +367,20 @@ class JourneyService:
                 await control.apply(tenant_id, journey_id, instruction)
 
             self._uow.after_commit(reach_enrollments)
-        return row
+        return await self.judged(tenant_id, row)
 
     # ---- helpers ------------------------------------------------------------------------------
 
     async def _sync_schedule(
-        self, tenant_id: str, row: JourneyRow, previous_version: int | None = None
+        self,
+        tenant_id: str,
+        row: JourneyRow,
+        previous_version: int | None = None,
+        *,
+        live: JourneyDefinition | None = None,
     ) -> None:
         """SCHEDULE journeys keep a Temporal schedule exactly while PUBLISHED (services.schedules)."""
-        await sync_journey_schedule(self._uow, self._control, tenant_id, row, previous_version)
+        await sync_journey_schedule(self._uow, self._control, tenant_id, row, previous_version, live=live)
 
     @staticmethod
     def _require_editable(row: JourneyRow) -> None:

@@ -121,21 +121,27 @@ async def sync_journey_schedule(
     tenant_id: str,
     row: JourneyRow,
     previous_version: int | None = None,
+    *,
+    live: JourneyDefinition | None = None,
 ) -> None:
     """Make the journey's schedule match its status and live version (after commit).
 
     `control` is what the journey service reaches Temporal with; without a gateway (reads, tools)
-    only the checks run. `previous_version`: the version live before this publish, if any.
+    only the checks run. `previous_version`: the version live before this publish, if any. `live`:
+    the live version's definition when the caller holds it (a publish), else it is read.
     """
     journeys = JourneyRepository(uow.session)
-    live = await _version_definition(journeys, row.id, row.version)
+    if live is None:
+        live = await _version_definition(journeys, row.id, row.version)
     scheduled = scheduled_trigger(live)
     had_schedule = previous_version != row.version and (
         scheduled_trigger(await _version_definition(journeys, row.id, previous_version)) is not None
     )
     if row.status == "PUBLISHED" and scheduled is not None and live is not None:
-        index, trigger = scheduled
-        await _check(uow, tenant_id, index, trigger)
+        _, trigger = scheduled
+        issues = await schedule_issues(uow, tenant_id, live)
+        if issues:
+            raise InvalidInputError(issues, detail="the journey's SCHEDULE trigger cannot run")
         if isinstance(control, EnrollmentGateway):
             schedules, cron, timezone, name = (
                 JourneySchedules(control),
@@ -158,7 +164,13 @@ async def sync_journey_schedule(
         uow.after_commit(delete)
 
 
-async def _check(uow: UnitOfWork, tenant_id: str, index: int, trigger: TriggerConfig) -> None:
+async def schedule_issues(uow: UnitOfWork, tenant_id: str, definition: JourneyDefinition) -> list[FieldIssue]:
+    """Why the definition's SCHEDULE trigger could not run (publishing it answers these in a 422);
+    nothing for any other trigger."""
+    scheduled = scheduled_trigger(definition)
+    if scheduled is None:
+        return []
+    index, trigger = scheduled
     where = ("nodes", index, "config")
     issues: list[FieldIssue] = []
     if not trigger.cron or not valid_cron(trigger.cron):
@@ -176,5 +188,4 @@ async def _check(uow: UnitOfWork, tenant_id: str, index: int, trigger: TriggerCo
             segment = None
         if segment is None:
             issues.append(FieldIssue((*where, "segmentId"), f"unknown segment {trigger.segment_id!r}"))
-    if issues:
-        raise InvalidInputError(issues, detail="the journey's SCHEDULE trigger cannot run")
+    return issues

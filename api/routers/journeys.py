@@ -25,9 +25,8 @@ from domain.errors import FieldIssue, InvalidInputError
 from domain.lifecycle import JourneyStatus, LifecycleAction
 from domain.steps import to_steps
 from services.enrollments import EnrollmentService
-from services.journeys import DestinationChange, JourneyService, NewJourney, definition_of
+from services.journeys import DestinationChange, Journey, JourneyService, JourneyTotals, NewJourney
 from store.repositories.pagination import PageRequest
-from store.rows import JourneyRow
 
 router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 INCLUDABLE = ("steps", "enrollments")
@@ -40,9 +39,17 @@ Publish = Annotated[Principal, Depends(require("journey:journey:publish"))]
 
 
 async def journey_out(
-    uow: Uow, res: Resources, tenant_id: str, row: JourneyRow, include: frozenset[str] = frozenset()
+    uow: Uow,
+    res: Resources,
+    tenant_id: str,
+    journey: Journey,
+    include: frozenset[str] = frozenset(),
+    *,
+    totals: JourneyTotals | None = None,
 ) -> JourneyOut:
+    """The answer about one journey, from what the use case returned (its draft parsed and judged)."""
     service = JourneyService(uow)
+    row = journey.row
     enrollments = None
     if "enrollments" in include:
         recent = await EnrollmentService(uow, res.gateway).list_for_journey(
@@ -50,10 +57,10 @@ async def journey_out(
         )
         enrollments = [EnrollmentOut.build(e) for e in recent.items]
     return JourneyOut.build(
-        row,
-        await service.totals(tenant_id, row.id),
+        journey,
+        totals or await service.totals(tenant_id, row.id),
         has_draft_changes=await service.has_draft_changes(row),
-        steps=to_steps(definition_of(row)) if "steps" in include else None,
+        steps=to_steps(journey.draft) if "steps" in include else None,
         enrollments=enrollments,
     )
 
@@ -72,8 +79,8 @@ def parse_include(include: str | None) -> frozenset[str]:
 async def create_journey(body: JourneyCreate, uow: Uow, res: Resources, principal: Add) -> JourneyOut:
     """Create a draft, optionally with its graph (nodes + edges, or steps) or a trigger shorthand."""
     new = NewJourney(body.name, body.description, body.site_id, body.to_definition())
-    row = await JourneyService(uow).create(principal.tenant_id, new)
-    return await journey_out(uow, res, principal.tenant_id, row)
+    journey = await JourneyService(uow).create(principal.tenant_id, new)
+    return await journey_out(uow, res, principal.tenant_id, journey, totals=JourneyTotals.none())
 
 
 @router.get("", response_model=PageOut[JourneyOut])
@@ -93,8 +100,9 @@ async def list_journeys(
         principal.tenant_id, paging, status=status_filter, site_id=site_id, trigger_type=trigger_type, text=q
     )
     totals = await service.totals_of(principal.tenant_id, [row.id for row in page.items])
+    journeys = [await service.judged(principal.tenant_id, row) for row in page.items]
     return PageOut[JourneyOut](
-        data=[JourneyOut.build(row, totals[row.id]) for row in page.items],
+        data=[JourneyOut.build(j, totals[j.row.id]) for j in journeys],
         meta=PageMeta.of(page.total, paging),
     )
 
@@ -108,8 +116,8 @@ async def get_journey(
     include: Annotated[str | None, Query(description="Comma-separated: steps, enrollments")] = None,
 ) -> JourneyOut:
     wanted = parse_include(include)
-    row = await JourneyService(uow).get(principal.tenant_id, parse_id(journeyId, "journey"))
-    return await journey_out(uow, res, principal.tenant_id, row, wanted)
+    journey = await JourneyService(uow).load(principal.tenant_id, parse_id(journeyId, "journey"))
+    return await journey_out(uow, res, principal.tenant_id, journey, wanted)
 
 
 @router.patch("/{journeyId}", response_model=JourneyOut)
@@ -121,10 +129,10 @@ async def update_journey(
     principal: Edit,
 ) -> JourneyOut:
     """Partial update of metadata, settings, goal and exit criteria (the latter three go to the draft)."""
-    row = await JourneyService(uow).update(
+    journey = await JourneyService(uow).update(
         principal.tenant_id, parse_id(journeyId, "journey"), body.changes()
     )
-    return await journey_out(uow, res, principal.tenant_id, row)
+    return await journey_out(uow, res, principal.tenant_id, journey)
 
 
 @router.delete(
@@ -140,10 +148,11 @@ async def delete_journey(
     principal: Delete,
 ) -> JourneyOut | PlainResponse:
     """Delete a never-published draft (204); archive anything else (200, status ARCHIVED)."""
-    row = await JourneyService(uow, res.control).delete(principal.tenant_id, parse_id(journeyId, "journey"))
-    if row is None:
+    service = JourneyService(uow, res.control)
+    journey = await service.delete(principal.tenant_id, parse_id(journeyId, "journey"))
+    if journey is None:
         return PlainResponse(status_code=status.HTTP_204_NO_CONTENT)
-    return await journey_out(uow, res, principal.tenant_id, row)
+    return await journey_out(uow, res, principal.tenant_id, journey)
 
 
 @router.put("/{journeyId}/canvas", response_model=JourneyOut)
@@ -155,12 +164,12 @@ async def save_canvas(
     principal: Edit,
 ) -> JourneyOut:
     """Replace the draft's nodes and edges in one transaction; node ids are kept as given."""
-    row = await JourneyService(uow).edit_draft(
+    journey = await JourneyService(uow).edit_draft(
         principal.tenant_id,
         parse_id(journeyId, "journey"),
         lambda draft: draft.model_copy(update={"nodes": body.nodes, "edges": body.edges}),
     )
-    return await journey_out(uow, res, principal.tenant_id, row)
+    return await journey_out(uow, res, principal.tenant_id, journey)
 
 
 async def _lifecycle(
@@ -172,13 +181,13 @@ async def _lifecycle(
     mode: str | None = None,
 ) -> JourneyOut:
     service = JourneyService(uow, res.control)
-    row = await service.transition(
+    journey = await service.transition(
         principal.tenant_id,
         parse_id(journey_id, "journey"),
         action,
         pause_mode="entry" if mode == "entry" else "all" if mode == "all" else None,
     )
-    return await journey_out(uow, res, principal.tenant_id, row)
+    return await journey_out(uow, res, principal.tenant_id, journey)
 
 
 @router.post("/{journeyId}/publish", response_model=JourneyOut)
@@ -256,7 +265,7 @@ async def update_destinations(
 ) -> JourneyOut:
     """Re-point SEND nodes of the live version to other action targets or templates, without a new version."""
     changes = [DestinationChange(d.node_id, d.action_target_id, d.template_id) for d in body.destinations]
-    row = await JourneyService(uow).update_destinations(
+    journey = await JourneyService(uow).update_destinations(
         principal.tenant_id, parse_id(journeyId, "journey"), changes
     )
-    return await journey_out(uow, res, principal.tenant_id, row)
+    return await journey_out(uow, res, principal.tenant_id, journey)

@@ -94,8 +94,8 @@ async def add_journey_step(journeyId: str, body: StepCreate, uow: Uow, principal
         except InvalidInputError as error:
             raise _with_body_prefix(error) from None
 
-    row = await JourneyService(uow).edit_draft(principal.tenant_id, parse_id(journeyId, "journey"), edit)
-    return _step(to_steps(definition_of(row)), step_id)
+    journey = await JourneyService(uow).edit_draft(principal.tenant_id, parse_id(journeyId, "journey"), edit)
+    return _step(to_steps(journey.draft), step_id)
 
 
 @router.patch("/{stepId}", response_model=Step)
@@ -119,8 +119,8 @@ async def update_journey_step(
         except InvalidInputError as error:
             raise _with_body_prefix(error) from None
 
-    row = await JourneyService(uow).edit_draft(principal.tenant_id, parse_id(journeyId, "journey"), edit)
-    return _step(to_steps(definition_of(row)), stepId)
+    journey = await JourneyService(uow).edit_draft(principal.tenant_id, parse_id(journeyId, "journey"), edit)
+    return _step(to_steps(journey.draft), stepId)
 
 
 @router.delete("/{stepId}", status_code=status.HTTP_204_NO_CONTENT)
@@ -139,5 +139,5 @@ async def reorder_journey_steps(journeyId: str, body: ReorderIn, uow: Uow, princ
         except InvalidInputError as error:
             raise _with_body_prefix(error) from None
 
-    row = await JourneyService(uow).edit_draft(principal.tenant_id, parse_id(journeyId, "journey"), edit)
-    return StepsOut(data=to_steps(definition_of(row)))
+    journey = await JourneyService(uow).edit_draft(principal.tenant_id, parse_id(journeyId, "journey"), edit)
+    return StepsOut(data=to_steps(journey.draft))

@@ -26,8 +26,8 @@ from domain.errors import FieldIssue, InvalidInputError
 from domain.steps import Step, StepInput, from_steps
 
 if TYPE_CHECKING:
-    from services.journeys import JourneyTotals
-    from store.rows import JourneyRow, JourneyVersionRow
+    from services.journeys import Journey, JourneyTotals
+    from store.rows import JourneyVersionRow
 
 from api.schemas.enrollments import EnrollmentOut
 
@@ -183,6 +183,13 @@ class JourneyCounts(ApiModel):
     enrollments: int
 
 
+class ProblemOut(ApiModel):
+    """One thing that keeps the draft from being published: where, and what (as in a 422's `errors`)."""
+
+    loc: list[str | int]
+    msg: str
+
+
 class JourneyOut(ApiModel):
     id: uuid.UUID
     name: str
@@ -195,6 +202,13 @@ class JourneyOut(ApiModel):
         default=None, description="Whether the draft differs from the latest version (single-journey reads)"
     )
     trigger_type: str | None
+    publishable: bool = Field(
+        description="Whether the draft passes every check publish makes (its status may still refuse it)"
+    )
+    problems: list[ProblemOut] = Field(
+        description="What publishing the draft would answer in its 422 `errors`, item for item "
+        "(empty when publishable)"
+    )
     settings: JourneySettings
     goal_config: GoalConfig | None
     exit_criteria: ExitCriteria | None
@@ -212,14 +226,14 @@ class JourneyOut(ApiModel):
     @classmethod
     def build(
         cls,
-        row: JourneyRow,
+        journey: Journey,
         totals: JourneyTotals | None,
         *,
         has_draft_changes: bool | None = None,
         steps: list[Step] | None = None,
         enrollments: list[EnrollmentOut] | None = None,
     ) -> JourneyOut:
-        definition = JourneyDefinition.model_validate(row.draft)
+        row, definition = journey.row, journey.draft
         totals_out = JourneyTotalsOut(**vars(totals), steps_count=len(definition.nodes)) if totals else None
         return cls(
             id=row.id,
@@ -231,6 +245,8 @@ class JourneyOut(ApiModel):
             version=row.version,
             has_draft_changes=has_draft_changes,
             trigger_type=row.trigger_type,
+            publishable=journey.publishable,
+            problems=[ProblemOut(loc=list(p.loc), msg=p.msg) for p in journey.problems],
             settings=definition.settings,
             goal_config=definition.goal,
             exit_criteria=definition.exit_criteria,
