@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import openapi
 from api.audit import AuditLog
 from api.cors import TrackingCors
 from api.deps import document_scopes
@@ -34,6 +35,21 @@ from api.routers import (
 )
 from plumbing.tracing import instrument_app
 
+DESCRIPTION = """\
+Every route under `/v1` takes a bearer JWT (its scope is named as `x-required-scope`), except the
+Segment tracking routes, which take a source's write key. The conventions every operation shares
+(docs/api.md):
+
+- **Errors** are `application/problem+json` (RFC 9457); a 422 lists each field at fault in `errors`.
+- **Null**: in a create body, `null` for an optional field means absent (its default applies). In a
+  PATCH body, `null` clears a field a response can show as null; for any other field it is a 422
+  naming it. A field left out of a PATCH keeps its value.
+- **Paging**: `page` (from 1) and `limit` (≤ 200, default 20). Genesys' `pageNumber`/`pageSize` are
+  taken on segments and action targets (default size 25 with those names), seed 004's `skip`/`take`
+  on enrollment lists.
+- **Unknown query parameters** are a 422 naming them (but on the tracking routes, which ignore them).
+"""
+
 
 def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = False) -> FastAPI:
     """Build the app around resources built by the caller (the CLI, or a test fixture)."""
@@ -48,7 +64,10 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
         title="journeys",
         version="0.1.0",
         summary="Journey orchestration: every enrollment is a Temporal workflow.",
+        description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the package by api.openapi.install (no CDN)
+        redoc_url=None,
     )
     app.state.resources = resources
     install_problem_handlers(app)
@@ -78,5 +97,6 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     ):
         app.include_router(module.router)
     document_scopes(app)
+    openapi.install(app)  # the finished document (problem responses, examples) and offline /docs
     instrument_app(app, resources.settings)  # OpenTelemetry, when JOURNEYS_OTLP_ENDPOINT is set
     return app

@@ -42,6 +42,8 @@ async def list_action_targets(
     channel: Channel | None = None,
     enabled: Annotated[bool | None, Query()] = None,
 ) -> PageOut[ActionTargetOut]:
+    """Action targets, filtered by channel or enabled, secrets masked; paged by `page`/`limit` or
+    Genesys' `pageNumber`/`pageSize` (seed 002)."""
     page = await _service(uow, res).search(principal.tenant_id, paging, channel=channel, enabled=enabled)
     return PageOut[ActionTargetOut](
         data=[ActionTargetOut.build(row) for row in page.items], meta=PageMeta.of(page.total, paging)
@@ -55,6 +57,7 @@ async def get_action_target(
     res: Resources,
     principal: View,
 ) -> ActionTargetOut:
+    """One action target, secrets masked (`whsec_****`)."""
     row = await _service(uow, res).get(principal.tenant_id, parse_id(actionTargetId, "action target"))
     return ActionTargetOut.build(row)
 

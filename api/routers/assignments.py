@@ -70,6 +70,7 @@ async def external_contact_segments(
     res: Resources,
     principal: View,
 ) -> AssignmentPageOut:
+    """The assignments of the customer this external contact id names (seed 003)."""
     page = await AssignmentService(uow, res.gateway).for_external_contact(
         principal.tenant_id, external_id, query
     )

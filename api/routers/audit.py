@@ -24,6 +24,7 @@ async def list_audit(
     from_: Annotated[datetime | None, Query(alias="from", description="Entries at or after")] = None,
     to: Annotated[datetime | None, Query(description="Entries before")] = None,
 ) -> PageOut[AuditEntryOut]:
+    """The tenant's audit log: one entry per mutating request (who, what, the answer), newest first."""
     page = await AuditService(uow).list(principal.tenant_id, paging, since=from_, until=to)
     return PageOut[AuditEntryOut](
         data=[AuditEntryOut.build(row) for row in page.items], meta=PageMeta.of(page.total, paging)

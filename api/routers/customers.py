@@ -26,6 +26,7 @@ async def customer_out(service: CustomerService, tenant_id: str, row: CustomerRo
 
 @router.get("/{customerId}", response_model=CustomerOut)
 async def get_customer(customer_id: CustomerId, uow: Uow, principal: View) -> CustomerOut:
+    """The profile: its traits and every identifier events have named the customer by."""
     service = CustomerService(uow)
     return await customer_out(
         service, principal.tenant_id, await service.get(principal.tenant_id, customer_id)

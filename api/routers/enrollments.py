@@ -29,6 +29,9 @@ async def enroll_customer(
     response: Response,
     principal: Annotated[Principal, Depends(require("journey:enrollment:add"))],
 ) -> EnrollmentOut:
+    """Enter the customer into the PUBLISHED journey now, on its latest version (one Temporal workflow).
+    201 for a new enrollment; 200 with the same one when the customer's open enrollment exists (a retry
+    is safe)."""
     outcome = await EnrollmentService(uow, res.gateway).enroll(
         principal.tenant_id, parse_id(journeyId, "journey"), body.customer_id
     )
@@ -52,6 +55,7 @@ async def list_enrollments(
         Query(description="Only enrollments that reached (true) or did not reach (false) the goal"),
     ] = None,
 ) -> PageOut[EnrollmentOut]:
+    """The journey's enrollments, newest first; paged by `page`/`limit` or seed 004's `skip`/`take`."""
     page = await EnrollmentService(uow, res.gateway).list_for_journey(
         principal.tenant_id, parse_id(journeyId, "journey"), paging, status_filter, converted
     )
@@ -68,6 +72,8 @@ async def get_enrollment(
     res: Resources,
     principal: Annotated[Principal, Depends(require("journey:enrollment:view"))],
 ) -> EnrollmentDetailOut:
+    """One enrollment: its step history, the running workflow's own answer (`live`, when it is running)
+    and a link into the Temporal UI."""
     detail = await EnrollmentService(uow, res.gateway).detail(
         principal.tenant_id, parse_id(journeyId, "journey"), parse_id(enrollmentId, "enrollment")
     )

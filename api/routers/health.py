@@ -16,6 +16,9 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", dependencies=[Depends(refuse_unknown_query)])
 async def health(res: Resources) -> JSONResponse:
+    """Open (no token). 200 when PostgreSQL and Temporal both answer; else 503 with the one that did not.
+    `checks.dispatch` reports the event outbox backlog (pending, lagSeconds, failed) without making the
+    API unhealthy."""
     database, temporal, dispatch = await asyncio.gather(
         check_database(res.engine), check_temporal(res.temporal), check_dispatch(res.engine)
     )

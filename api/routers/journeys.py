@@ -95,6 +95,7 @@ async def list_journeys(
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in name or description")] = None,
 ) -> PageOut[JourneyOut]:
+    """The tenant's journeys, newest first, filtered by status, site, trigger type or text."""
     service = JourneyService(uow)
     page = await service.search(
         principal.tenant_id, paging, status=status_filter, site_id=site_id, trigger_type=trigger_type, text=q
@@ -115,6 +116,8 @@ async def get_journey(
     principal: View,
     include: Annotated[str | None, Query(description="Comma-separated: steps, enrollments")] = None,
 ) -> JourneyOut:
+    """One journey: its draft graph, settings, totals and `_count`. `include=steps` adds the steps view
+    (seed 004), `include=enrollments` its 20 latest enrollments."""
     wanted = parse_include(include)
     journey = await JourneyService(uow).load(principal.tenant_id, parse_id(journeyId, "journey"))
     return await journey_out(uow, res, principal.tenant_id, journey, wanted)
@@ -210,6 +213,7 @@ async def pause_journey(
 
 @router.post("/{journeyId}/resume", response_model=JourneyOut)
 async def resume_journey(journeyId: str, uow: Uow, res: Resources, principal: Publish) -> JourneyOut:  # noqa: N803
+    """A PAUSED journey takes entries again; enrollments held at a step go on."""
     return await _lifecycle("resume", journeyId, uow, res, principal)
 
 
@@ -238,6 +242,7 @@ async def list_versions(
     paging: Paging,
     principal: View,
 ) -> PageOut[VersionSummaryOut]:
+    """The published versions, newest first; each is immutable once published."""
     page = await JourneyService(uow).versions(principal.tenant_id, parse_id(journeyId, "journey"), paging)
     return PageOut[VersionSummaryOut](
         data=[VersionSummaryOut.build(v) for v in page.items], meta=PageMeta.of(page.total, paging)
@@ -251,6 +256,7 @@ async def get_version(
     uow: Uow,
     principal: View,
 ) -> VersionOut:
+    """One published version's frozen definition: what enrollments on it interpret."""
     row = await JourneyService(uow).version(principal.tenant_id, parse_id(journeyId, "journey"), version)
     return VersionOut.build(row)
 

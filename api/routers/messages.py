@@ -27,6 +27,7 @@ async def list_messages(
     journey_id: Annotated[str | None, Query(alias="journeyId")] = None,
     customer_id: Annotated[str | None, Query(alias="customerId", max_length=256)] = None,
 ) -> PageOut[MessageOut]:
+    """The delivery log, newest first: each send with its idempotency key, status and provider id."""
     page = await MessageService(uow).list(
         principal.tenant_id,
         paging,

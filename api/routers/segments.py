@@ -67,6 +67,8 @@ def parse_segment_ids(raw: str | None) -> list[uuid.UUID] | None:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SegmentOut)
 async def create_segment(body: SegmentCreate, uow: Uow, principal: Add) -> SegmentOut:
+    """Create a segment (Genesys JourneySegment); from now on its patterns assign customers as their
+    events arrive."""
     return SegmentOut.build(await SegmentService(uow).create(principal.tenant_id, body.to_new()))
 
 
@@ -86,6 +88,8 @@ async def list_segments(
         str | None, Query(alias="segmentIds", max_length=4000, description="Comma list of ids (≤ 100)")
     ] = None,
 ) -> PageOut[SegmentOut]:
+    """Segments, filtered by `isActive` or `segmentIds`, ordered by `sortBy`; paged by `page`/`limit` or
+    Genesys' `pageNumber`/`pageSize` (seed 002)."""
     page = await SegmentService(uow).search(
         principal.tenant_id,
         paging,
@@ -100,6 +104,7 @@ async def list_segments(
 
 @router.get("/{segmentId}", response_model=SegmentOut)
 async def get_segment(segmentId: str, uow: Uow, principal: View) -> SegmentOut:  # noqa: N803
+    """One segment, with its current `version`."""
     return SegmentOut.build(
         await SegmentService(uow).get(principal.tenant_id, parse_id(segmentId, "segment"))
     )

@@ -42,6 +42,7 @@ async def get_source(
     uow: Uow,
     principal: View,
 ) -> SourceOut:
+    """One source, with its key's first characters (`keyHint`); the key itself is never shown again."""
     row = await SourceService(uow).get(principal.tenant_id, parse_id(sourceId, "source"))
     return SourceOut.build(row)
 

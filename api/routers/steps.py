@@ -70,12 +70,15 @@ def _with_body_prefix(error: InvalidInputError) -> InvalidInputError:
 
 @router.get("", response_model=StepsOut)
 async def list_steps(journeyId: str, uow: Uow, principal: View) -> StepsOut:  # noqa: N803
+    """The draft graph as an ordered list of steps (seed 004), each pointing at its successors."""
     row = await JourneyService(uow).get(principal.tenant_id, parse_id(journeyId, "journey"))
     return StepsOut(data=to_steps(definition_of(row)))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Step)
 async def add_journey_step(journeyId: str, body: StepCreate, uow: Uow, principal: Edit) -> Step:  # noqa: N803
+    """Insert a step after `afterStepId` (default: before the end), spliced into `branch` of it; its
+    `config` is checked against its `type`."""
     step_id = body.id or f"step_{secrets.token_hex(4)}"
     try:
         node = _node.validate_python(
@@ -106,6 +109,7 @@ async def update_journey_step(
     uow: Uow,
     principal: Edit,
 ) -> Step:
+    """Rename, re-configure or re-point one step; only the fields given change."""
     changes = body.sent()
 
     def edit(draft: Any) -> Any:
@@ -125,6 +129,7 @@ async def update_journey_step(
 
 @router.delete("/{stepId}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_journey_step(journeyId: str, stepId: str, uow: Uow, principal: Edit) -> Response:  # noqa: N803
+    """Remove a step from the draft; what led to it now leads to what followed it."""
     await JourneyService(uow).edit_draft(
         principal.tenant_id, parse_id(journeyId, "journey"), lambda draft: delete_step(draft, stepId)
     )
@@ -133,6 +138,8 @@ async def delete_journey_step(journeyId: str, stepId: str, uow: Uow, principal: 
 
 @router.post("/reorder", response_model=StepsOut)
 async def reorder_journey_steps(journeyId: str, body: ReorderIn, uow: Uow, principal: Edit) -> StepsOut:  # noqa: N803
+    """Put a linear journey's steps in the order of `stepIds` (every step once, the TRIGGER first)."""
+
     def edit(draft: Any) -> Any:
         try:
             return reorder_steps(draft, body.step_ids)

@@ -30,6 +30,7 @@ async def create_template(body: TemplateCreate, uow: Uow, principal: Edit) -> Te
 async def list_templates(
     uow: Uow, paging: Paging, principal: View, channel: Channel | None = None
 ) -> PageOut[TemplateOut]:
+    """Templates, newest first, filtered by channel."""
     page = await TemplateService(uow).search(principal.tenant_id, paging, channel=channel)
     return PageOut[TemplateOut](
         data=[TemplateOut.build(row) for row in page.items], meta=PageMeta.of(page.total, paging)
@@ -42,6 +43,7 @@ async def get_template(
     uow: Uow,
     principal: View,
 ) -> TemplateOut:
+    """One template, with its source as saved."""
     return TemplateOut.build(
         await TemplateService(uow).get(principal.tenant_id, parse_id(templateId, "template"))
     )
@@ -54,6 +56,8 @@ async def update_template(
     uow: Uow,
     principal: Edit,
 ) -> TemplateOut:
+    """Partial update; a null `subject` removes it. Subject and body are compiled before they are saved
+    (a syntax error is a 422 naming the field)."""
     row = await TemplateService(uow).update(
         principal.tenant_id, parse_id(templateId, "template"), body.changes()
     )
