@@ -10,8 +10,9 @@ FastAPI writes the document from the routes; this module finishes it, once, when
   input → 422 (bad values, unknown fields or query parameters); every /v1 route reads the database or
   Temporal → 503 with `Retry-After`. A route's own `responses` (400, 409, 415 …) and the conflicts
   named in `CONFLICTS` get the same schema.
-- **Examples.** Request and response examples from api/examples.py, by the model that reads or writes
-  the body (list pages are built from their item's example), each validated against that model first:
+- **Examples.** Request and response examples: those a model declares (`json_schema_extra`), else
+  api/examples.py's, by the model that reads or writes the body (list pages are built from their
+  item's example), each validated against that model first:
   one that no longer fits is left out and logged (tests fail on it), never a broken document.
 - **Pages that work offline.** `/docs` (Swagger UI) and `/redoc` load their scripts and styles from the
   `fastapi-offline` package under `/docs/assets`, not from a CDN; Swagger UI's online validator is off.
@@ -304,7 +305,10 @@ def request_examples(route: APIRoute) -> dict[str, dict[str, Any]]:
     """Named request examples (OpenAPI Example Objects) for the route's body, each valid for its model."""
     model, many = _body_model(route)
     key = model.__name__ if model is not None else route.endpoint.__name__
-    found = examples.REQUESTS.get(key)
+    declared = _declared_examples(model)
+    found = [(f"example{i + 1}" if i else "example", None, v) for i, v in enumerate(declared)] or (
+        examples.REQUESTS.get(key)
+    )
     if found is None:
         return {}
     named = found if isinstance(found, list) else [("example", None, found)]
@@ -342,8 +346,19 @@ def _page_item(model: type[BaseModel]) -> type[BaseModel] | None:
     return None
 
 
+def _declared_examples(model: type[BaseModel] | None) -> list[Any]:
+    """Examples a model declares itself (`json_schema_extra={"examples": [...]}`): they win."""
+    extra = model.model_config.get("json_schema_extra") if model is not None else None
+    if model is None or any(
+        getattr(base, "model_config", {}).get("json_schema_extra") is extra for base in model.__mro__[1:]
+    ):
+        return []  # none, or inherited from a parent (whose examples do not fit a subclass)
+    found = extra.get("examples") if isinstance(extra, dict) else None
+    return list(found) if isinstance(found, list) else []
+
+
 def _response_value(model: type[BaseModel]) -> Any:
-    value = examples.RESPONSES.get(model.__name__)
+    value = next(iter(_declared_examples(model)), None) or examples.RESPONSES.get(model.__name__)
     if value is None or not _fits(model, value, f"response {model.__name__}"):
         return None
     return model.model_validate(value).model_dump(mode="json", by_alias=True)
