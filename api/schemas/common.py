@@ -114,18 +114,41 @@ def drop_absent_nulls(annotation: Any, value: Any) -> Any:
     return value
 
 
+def _mentions_model(annotation: Any) -> bool:
+    """Whether a value of this type can hold a model (directly, in a list, in a union) other than the
+    API's own (`ApiModel`s read their nulls themselves)."""
+    annotation = _unwrapped(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return not issubclass(annotation, ApiModel)
+    return any(_mentions_model(arg) for arg in get_args(annotation) if arg is not Ellipsis)
+
+
+@cache
+def _plan(model: type[BaseModel]) -> dict[str, tuple[bool, Any]]:
+    """Per body key: whether null there means absent, and the type to look into (None: nothing to)."""
+    return {
+        key: (
+            not field.is_required() and not admits_none(field.annotation),
+            field.annotation if _mentions_model(field.annotation) else None,
+        )
+        for key, field in _fields_by_key(model).items()
+    }
+
+
 def _drop_in_model(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
-    fields = _fields_by_key(model)
+    plan = _plan(model)
     kept: dict[str, Any] = {}
     for key, item in data.items():
-        field = fields.get(key)
-        if field is None:  # unknown: left for validation to refuse, naming it
+        entry = plan.get(key)
+        if entry is None:  # unknown: left for validation to refuse, naming it
             kept[key] = item
         elif item is None:
-            if field.is_required() or admits_none(field.annotation):
+            if not entry[0]:
                 kept[key] = None
+        elif entry[1] is not None and isinstance(item, dict | list):
+            kept[key] = drop_absent_nulls(entry[1], item)
         else:
-            kept[key] = drop_absent_nulls(field.annotation, item)
+            kept[key] = item
     return kept
 
 
