@@ -14,7 +14,26 @@ from services.health import check_database, check_dispatch, check_temporal
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", dependencies=[Depends(refuse_unknown_query)])
+DEGRADED = {
+    "status": "degraded",
+    "checks": {
+        "database": {"ok": True},
+        "temporal": {"ok": False, "detail": "connection refused"},
+        "dispatch": {"ok": True, "pending": 12, "lagSeconds": 3.5, "failed": 0},
+    },
+}
+
+
+@router.get(
+    "/health",
+    dependencies=[Depends(refuse_unknown_query)],
+    responses={
+        503: {
+            "description": "PostgreSQL or Temporal does not answer: the same report, naming which",
+            "content": {"application/json": {"example": DEGRADED}},
+        }
+    },
+)
 async def health(res: Resources) -> JSONResponse:
     """Open (no token). 200 when PostgreSQL and Temporal both answer; else 503 with the one that did not.
     `checks.dispatch` reports the event outbox backlog (pending, lagSeconds, failed) without making the
