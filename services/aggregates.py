@@ -1,40 +1,35 @@
-"""The aggregates query (Genesys shape, SPEC §10): validate, run one grouped query per metric, shape.
+"""The aggregates query (Genesys shape, SPEC §10): validate, bucket in the time zone, one grouped query
+per metric, shape.
 
-Buckets are local to `timeZone` (a P1D bucket is a local day, 23 or 25 hours across a DST change).
-Step metrics come from the exact rollup the projection maintains, so an answer costs one indexed
-aggregate over hourly cells instead of a scan of the step history.
+Buckets are local to `timeZone` (a P1D bucket is a local day, 23 or 25 hours across a DST change), worked
+out here once per query as instants; the store counts each metric's rows into them. Enrollment metrics
+count enrollments; step metrics come from the exact rollups the projection maintains, whole days from the
+daily cells, so an answer costs an indexed read of a few cells per bucket, not a scan of the step history.
+The metrics and what each counts: store/repositories/aggregates.py and docs/analytics.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import FieldIssue, InvalidInputError
 from services.uow import UnitOfWork
-from store.repositories.analytics import (
+from store.repositories.aggregates import (
     DIMENSIONS,
+    METRICS,
     AggregateQuery,
     AggregateRow,
-    AnalyticsRepository,
+    AggregatesRepository,
     FilterGroup,
     Predicate,
-    Unit,
 )
 
-METRICS = (
-    "nEnrolled",
-    "nCompleted",
-    "nExited",
-    "nFailed",
-    "nConverted",
-    "nMessagesSent",
-    "nEventsReceived",
-    "oStepDuration",
-)
+Unit = Literal["hour", "day", "week", "month", "quarter", "year"]
 GRANULARITIES: dict[str, Unit] = {
     "PT1H": "hour",
     "P1D": "day",
@@ -100,7 +95,64 @@ def _parse_instant(text: str) -> datetime:
     return parsed
 
 
-def _validate(tenant_id: str, request: AggregateRequest) -> AggregateQuery:
+@dataclass(frozen=True)
+class Buckets:
+    """A query's buckets: `bounds` for the store (n+1 instants, the first and last the interval's own),
+    `intervals` to answer with (n ISO intervals, each the whole local bucket, in local time)."""
+
+    bounds: list[datetime]
+    intervals: list[str]
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    # A midnight that does not exist (a DST jump at 00:00) resolves as PostgreSQL's date_trunc does:
+    # with the offset in force before the jump (fold=0).
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def _first_start(moment: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
+    """The start of the local bucket holding `moment`."""
+    local = moment.astimezone(zone)
+    if unit == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.date()
+    if unit == "week":
+        day -= timedelta(days=day.weekday())  # ISO weeks, from Monday, as date_trunc('week')
+    elif unit == "month":
+        day = day.replace(day=1)
+    elif unit == "quarter":
+        day = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    elif unit == "year":
+        day = day.replace(month=1, day=1)
+    return _local_midnight(day, zone)
+
+
+def _next_start(start: datetime, unit: Unit, zone: ZoneInfo) -> datetime:
+    if unit == "hour":  # an hour of elapsed time: the local hours of a whole-hour zone are UTC hours
+        return (start + timedelta(hours=1)).astimezone(zone)
+    day = start.astimezone(zone).date()
+    if unit in ("day", "week"):
+        return _local_midnight(day + timedelta(days=1 if unit == "day" else 7), zone)
+    months = {"month": 1, "quarter": 3, "year": 12}[unit]
+    index = day.year * 12 + day.month - 1 + months
+    return _local_midnight(date(index // 12, index % 12 + 1, 1), zone)
+
+
+def buckets(start: datetime, end: datetime, unit: Unit | None, time_zone: str) -> Buckets:
+    """The local buckets [start, end) falls into: a P1D bucket is a local day (23 or 25 hours across a
+    DST change), P7D an ISO week from Monday, P1M a calendar month; none, one bucket for the interval."""
+    if unit is None:
+        return Buckets([start, end], [f"{start.isoformat()}/{end.isoformat()}"])
+    zone = ZoneInfo(time_zone)
+    starts = [_first_start(start, unit, zone)]
+    while starts[-1] < end:
+        starts.append(_next_start(starts[-1], unit, zone))
+    bounds = [start, *starts[1:-1], end]
+    intervals = [f"{low.isoformat()}/{high.isoformat()}" for low, high in pairwise(starts)]
+    return Buckets(bounds, intervals)
+
+
+def _validate(tenant_id: str, request: AggregateRequest) -> tuple[AggregateQuery, Buckets]:
     issues: list[FieldIssue] = []
     start = end = None
     try:
@@ -142,15 +194,11 @@ def _validate(tenant_id: str, request: AggregateRequest) -> AggregateQuery:
     if issues:
         raise InvalidInputError(issues)
     assert start is not None and end is not None
-    return AggregateQuery(
-        tenant_id=tenant_id,
-        start=start,
-        end=end,
-        unit=unit,
-        time_zone=request.time_zone,
-        group_by=list(request.group_by),
-        filter=group,
+    spans = buckets(start, end, unit, request.time_zone)
+    query = AggregateQuery(
+        tenant_id=tenant_id, bounds=spans.bounds, group_by=list(request.group_by), filter=group
     )
+    return query, spans
 
 
 def _filter(spec: FilterSpec, loc: tuple[str | int, ...], issues: list[FieldIssue]) -> FilterGroup:
@@ -178,34 +226,16 @@ def _filter(spec: FilterSpec, loc: tuple[str | int, ...], issues: list[FieldIssu
     return FilterGroup(type=kind, predicates=predicates, clauses=clauses)
 
 
-def _bucket_interval(start: datetime, unit: Unit | None, query: AggregateQuery) -> str:
-    """An ISO interval for a bucket, its bounds in local time (so a local day reads as one)."""
-    zone = ZoneInfo(query.time_zone)
-    if unit is None:
-        return f"{query.start.isoformat()}/{query.end.isoformat()}"
-    local = start.astimezone(zone)
-    if unit == "hour":
-        end = (start + timedelta(hours=1)).astimezone(zone)
-    elif unit in ("day", "week"):
-        days = 1 if unit == "day" else 7
-        end = (local.replace(tzinfo=None) + timedelta(days=days)).replace(tzinfo=zone)
-    else:
-        months = {"month": 1, "quarter": 3, "year": 12}[unit]
-        index = local.year * 12 + local.month - 1 + months
-        end = local.replace(year=index // 12, month=index % 12 + 1)
-    return f"{local.isoformat()}/{end.isoformat()}"
-
-
 class AggregatesService:
     def __init__(self, uow: UnitOfWork) -> None:
-        self._analytics = AnalyticsRepository(uow.session)
+        self._aggregates = AggregatesRepository(uow.session)
 
     async def query(self, tenant_id: str, request: AggregateRequest) -> list[AggregateResult]:
-        query = _validate(tenant_id, request)
-        by_group: dict[tuple[Any, ...], dict[datetime, list[MetricStats]]] = {}
+        query, spans = _validate(tenant_id, request)
+        by_group: dict[tuple[Any, ...], dict[int, list[MetricStats]]] = {}
         groups: dict[tuple[Any, ...], dict[str, str | int]] = {}
         for metric in request.metrics:
-            rows: list[AggregateRow] = await self._analytics.aggregate(metric, query)
+            rows: list[AggregateRow] = await self._aggregates.aggregate(metric, query)
             for row in rows:
                 key = tuple(row.group.get(name) for name in query.group_by)
                 groups[key] = row.group
@@ -215,9 +245,8 @@ class AggregatesService:
             AggregateResult(
                 group=groups[key],
                 data=[
-                    Bucket(_bucket_interval(bucket, query.unit, query), metrics)
-                    for bucket, metrics in sorted(buckets.items())
+                    Bucket(spans.intervals[index - 1], metrics) for index, metrics in sorted(buckets_.items())
                 ],
             )
-            for key, buckets in sorted(by_group.items(), key=lambda item: str(item[0]))
+            for key, buckets_ in sorted(by_group.items(), key=lambda item: str(item[0]))
         ]

@@ -10,7 +10,8 @@ from domain.errors import FieldIssue, InvalidInputError
 from domain.nodes import BRANCHING_TYPES
 from services.journeys import JourneyService, definition_of
 from services.uow import UnitOfWork
-from store.repositories.analytics import AnalyticsRepository, TimeToGoalStats, hour_of
+from store.repositories.journey_analytics import JourneyAnalyticsRepository, TimeToGoalStats
+from store.repositories.rollups import hour_of
 
 BRANCHING = BRANCHING_TYPES  # node types whose steps record a branch (domain.nodes)
 
@@ -74,7 +75,7 @@ def hour_bounds(start: datetime | None, end: datetime | None) -> tuple[datetime 
 class AnalyticsService:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
-        self._repo = AnalyticsRepository(uow.session)
+        self._repo = JourneyAnalyticsRepository(uow.session)
 
     async def journey(
         self,

@@ -1,56 +1,161 @@
-"""Analytics wire shapes: journey analytics (seed 000) and the aggregates query (Genesys, seeds 002/003)."""
+"""Analytics wire shapes: journey analytics (seed 000) and the aggregates query (Genesys, seeds 002/003).
+
+Every field is described here and every metric in docs/analytics.md; the examples are the ones the
+OpenAPI document shows in the schemas."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.schemas.common import ApiModel
 from services.analytics import JourneyAnalytics
 
+_JOURNEY = "6f1c2a52-8d1e-4c1b-9a57-3f1e2d4c5b6a"
+
+JOURNEY_ANALYTICS_EXAMPLE: dict[str, Any] = {
+    "journeyId": _JOURNEY,
+    "version": 1,
+    "from": "2026-01-01T00:00:00Z",
+    "to": "2026-02-01T00:00:00Z",
+    "nodes": [
+        {
+            "nodeId": "start",
+            "type": "TRIGGER",
+            "entered": 3,
+            "completed": 3,
+            "inProgress": 0,
+            "exited": 0,
+            "failed": 0,
+            "sent": 0,
+            "suppressed": 0,
+            "messagesFailed": 0,
+        },
+        {
+            "nodeId": "is-pro",
+            "type": "CONDITION",
+            "entered": 3,
+            "completed": 3,
+            "inProgress": 0,
+            "exited": 0,
+            "failed": 0,
+            "sent": 0,
+            "suppressed": 0,
+            "messagesFailed": 0,
+        },
+        {
+            "nodeId": "mail",
+            "type": "SEND",
+            "entered": 2,
+            "completed": 2,
+            "inProgress": 0,
+            "exited": 0,
+            "failed": 0,
+            "sent": 2,
+            "suppressed": 0,
+            "messagesFailed": 0,
+        },
+    ],
+    "branches": [
+        {"nodeId": "is-pro", "label": "yes", "count": 2},
+        {"nodeId": "is-pro", "label": "no", "count": 1},
+    ],
+    "conversion": {
+        "enrolled": 3,
+        "converted": 2,
+        "rate": 0.6667,
+        "timeToGoal": {"count": 2, "p50Seconds": 3600.0, "p90Seconds": 6480.0, "maxSeconds": 7200.0},
+    },
+}
+
+AGGREGATE_QUERY_EXAMPLES: list[dict[str, Any]] = [
+    {  # enrollments completed per journey and local day
+        "interval": "2026-03-01T00:00:00Z/2026-04-01T00:00:00Z",
+        "granularity": "P1D",
+        "timeZone": "Europe/Paris",
+        "groupBy": ["journeyId"],
+        "metrics": ["nEnrolled", "nCompleted", "nConverted"],
+    },
+    {  # step visits and their durations per node of one journey, weekly
+        "interval": "2026-03-02T00:00:00Z/2026-03-30T00:00:00Z",
+        "granularity": "P7D",
+        "timeZone": "UTC",
+        "groupBy": ["nodeId"],
+        "filter": {"type": "and", "predicates": [{"dimension": "journeyId", "value": _JOURNEY}]},
+        "metrics": ["nStepsEntered", "nStepsCompleted", "oStepDuration"],
+    },
+]
+
+AGGREGATES_EXAMPLE: dict[str, Any] = {
+    "results": [
+        {
+            "group": {"nodeId": "mail"},
+            "data": [
+                {
+                    "interval": "2026-03-02T00:00:00+00:00/2026-03-09T00:00:00+00:00",
+                    "metrics": [
+                        {"metric": "nStepsEntered", "stats": {"count": 130}},
+                        {"metric": "nStepsCompleted", "stats": {"count": 128}},
+                        {
+                            "metric": "oStepDuration",
+                            "stats": {"count": 128, "sum": 40960, "min": 180, "max": 1250},
+                        },
+                    ],
+                }
+            ],
+        }
+    ]
+}
+
 
 class NodeAnalyticsOut(ApiModel):
-    node_id: str
-    type: str
-    entered: int
-    completed: int
-    in_progress: int
-    exited: int
-    failed: int
-    sent: int
-    suppressed: int
-    messages_failed: int
+    node_id: str = Field(description="The node's id in the journey definition")
+    type: str = Field(description="The node type (TRIGGER, SEND, WAIT, CONDITION, …)")
+    entered: int = Field(
+        description="Step visits that started in the range (a node visited twice counts twice)"
+    )
+    completed: int = Field(description="… of which completed")
+    in_progress: int = Field(description="… of which are still open (waiting, sending)")
+    exited: int = Field(description="… of which ended there because the enrollment exited")
+    failed: int = Field(description="… of which failed or were skipped")
+    sent: int = Field(description="Messages this SEND node sent (created in the range)")
+    suppressed: int = Field(description="Messages suppressed (opt-out, frequency cap, no address)")
+    messages_failed: int = Field(description="Messages that failed to send")
 
 
 class BranchOut(ApiModel):
-    node_id: str
-    label: str
-    count: int
+    node_id: str = Field(description="A branching node (CONDITION, SPLIT, WAIT_FOR_EVENT, GOAL_CHECK)")
+    label: str = Field(description="The edge label the visits left by")
+    count: int = Field(description="Step visits that left by it")
 
 
 class TimeToGoalOut(ApiModel):
     count: int = Field(description="Converted enrollments with a recorded conversion time")
-    p50_seconds: float | None
-    p90_seconds: float | None
-    max_seconds: float | None
+    p50_seconds: float | None = Field(description="Median seconds from entry to goal")
+    p90_seconds: float | None = Field(description="90th percentile seconds from entry to goal")
+    max_seconds: float | None = Field(description="Longest seconds from entry to goal")
 
 
 class ConversionOut(ApiModel):
-    enrolled: int
-    converted: int
-    rate: float
+    enrolled: int = Field(description="Enrollments that entered in the range")
+    converted: int = Field(description="… of which reached the journey's goal")
+    rate: float = Field(description="converted / enrolled (0 when none entered)")
     time_to_goal: TimeToGoalOut
 
 
 class JourneyAnalyticsOut(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [JOURNEY_ANALYTICS_EXAMPLE]})
+
     journey_id: uuid.UUID
-    version: int | None
-    from_: datetime | None = Field(alias="from")
-    to: datetime | None
-    nodes: list[NodeAnalyticsOut]
+    version: int | None = Field(description="The version asked for; null: all versions")
+    from_: datetime | None = Field(alias="from", description="The range's start, floored to the UTC hour")
+    to: datetime | None = Field(description="The range's end (excluded), ceiled to the UTC hour")
+    nodes: list[NodeAnalyticsOut] = Field(
+        description="Every node of the current draft, and any other counted"
+    )
     branches: list[BranchOut]
     conversion: ConversionOut
 
@@ -95,39 +200,52 @@ class JourneyAnalyticsOut(ApiModel):
         )
 
 
+_DIMENSION = "journeyId, version, nodeId, nodeType, branch, channel, eventName or segmentId"
+
+
 class PredicateIn(ApiModel):
     type: Literal["dimension"] = "dimension"
-    dimension: str
-    operator: str = "matches"
-    value: str | int | None = None
-    range: dict[str, str | int] | None = None
+    dimension: str = Field(description=f"One of {_DIMENSION}")
+    operator: str = Field("matches", description="matches (value or range), exists, notExists")
+    value: str | int | None = Field(None, description="For matches: equal to this")
+    range: dict[str, str | int] | None = Field(None, description="For matches: bounds among gt, gte, lt, lte")
 
 
 class ClauseIn(ApiModel):
-    type: str = "and"
+    type: str = Field("and", description="and | or, over its predicates")
     predicates: list[PredicateIn] = Field(default_factory=list, max_length=50)
 
 
 class FilterIn(ApiModel):
-    type: str = "and"
+    type: str = Field("and", description="and | or, over its predicates and clauses")
     clauses: list[ClauseIn] = Field(default_factory=list, max_length=20)
     predicates: list[PredicateIn] = Field(default_factory=list, max_length=50)
 
 
 class AggregateQueryIn(ApiModel):
-    interval: str
-    granularity: str | None = None
-    time_zone: str = "UTC"
-    group_by: list[str] = Field(default_factory=list, max_length=8)
+    model_config = ConfigDict(json_schema_extra={"examples": cast(Any, AGGREGATE_QUERY_EXAMPLES)})
+
+    interval: str = Field(description="ISO 8601 `start/end` with offsets, at most two years")
+    granularity: str | None = Field(
+        None, description="PT1H, P1D, P7D (or P1W), P1M, P3M, P1Y; none: one bucket for the interval"
+    )
+    time_zone: str = Field("UTC", description="IANA zone the buckets are local to")
+    group_by: list[str] = Field(default_factory=list, max_length=8, description=f"Dimensions: {_DIMENSION}")
     filter: FilterIn | None = None
-    metrics: list[str] = Field(min_length=1, max_length=8)
+    metrics: list[str] = Field(
+        min_length=1,
+        max_length=8,
+        description="nEnrolled, nCompleted, nExited, nFailed, nConverted (enrollments); nStepsEntered, "
+        "nStepsCompleted, nStepsExited, nStepsFailed, oStepDuration (step visits); nMessagesSent, "
+        "nEventsReceived — see docs/analytics.md",
+    )
 
 
 class StatsOut(ApiModel):
-    count: int
-    sum: int | None = None
-    min: int | None = None
-    max: int | None = None
+    count: int = Field(description="How many (for oStepDuration: closed step visits)")
+    sum: int | None = Field(None, description="oStepDuration: total milliseconds")
+    min: int | None = Field(None, description="oStepDuration: shortest, milliseconds")
+    max: int | None = Field(None, description="oStepDuration: longest, milliseconds")
 
 
 class MetricOut(ApiModel):
@@ -136,14 +254,18 @@ class MetricOut(ApiModel):
 
 
 class BucketOut(ApiModel):
-    interval: str
+    interval: str = Field(description="The whole local bucket as an ISO interval, in the query's time zone")
     metrics: list[MetricOut]
 
 
 class ResultOut(ApiModel):
-    group: dict[str, Any]
-    data: list[BucketOut]
+    group: dict[str, Any] = Field(
+        description="The groupBy dimensions' values (a dimension the metric lacks: absent)"
+    )
+    data: list[BucketOut] = Field(description="Buckets with something counted, in time order")
 
 
 class AggregatesOut(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [AGGREGATES_EXAMPLE]})
+
     results: list[ResultOut]

@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.payloads import ProgressBatch
-from store.repositories.analytics import AnalyticsRepository, step_deltas
 from store.repositories.pagination import Page, PageRequest, paginate
+from store.repositories.rollups import RollupRepository, step_deltas
 from store.rows import EnrollmentRow, EnrollmentStepRow
 
 _ENROLLMENTS = cast(Table, EnrollmentRow.__table__)
@@ -265,7 +265,7 @@ class EnrollmentRepository:
         snapshot = batch.enrollment
         enrollment_id = uuid.UUID(snapshot.enrollment_id)
         journey_id = uuid.UUID(snapshot.journey_id)
-        analytics = AnalyticsRepository(self._session)
+        analytics = RollupRepository(self._session)
         # Locks the enrollment row (when it exists): batches of one enrollment serialise from here on,
         # so the step rows read below are the ones the rollup deltas are computed against.
         previous_version = await analytics.lock_enrollment_version(enrollment_id)

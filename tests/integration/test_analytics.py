@@ -13,8 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.interpreter import StepRecord
 from domain.payloads import EnrollmentSnapshot, ProgressBatch
-from store.repositories.analytics import AnalyticsRepository
 from store.repositories.enrollments import EnrollmentRepository
+from store.repositories.rollups import GRAINS, RollupRepository
 from store.rows import JourneyRow
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.support import enroll, handle_of, publish
@@ -28,7 +28,8 @@ STATUSES = ("ACTIVE", "COMPLETED", "FAILED", "SKIPPED", "EXITED")
 def step_records(draw: st.DrawFn) -> StepRecord:
     node_id, node_type = draw(st.sampled_from(NODES))
     status = draw(st.sampled_from(STATUSES))
-    started = T0 + timedelta(minutes=draw(st.integers(0, 240)))
+    # A few hours on each of three days: cells shared within an hour and within a day.
+    started = T0 + timedelta(days=draw(st.integers(0, 2)), minutes=draw(st.integers(0, 240)))
     closed = status != "ACTIVE"
     return StepRecord(
         node_id=node_id,
@@ -103,8 +104,11 @@ async def test_rollup_equals_a_direct_count(
             await EnrollmentRepository(session).apply_progress(batch)
 
     async with sessions() as session:
-        repo = AnalyticsRepository(session)
-        assert sorted(await repo.rollup_cells(tenant)) == sorted(await repo.scan_step_counts(tenant))
+        repo = RollupRepository(session)
+        for grain in GRAINS:  # hourly and daily cells, each equal to a GROUP BY over the step history
+            assert sorted(await repo.cells(tenant, grain)) == sorted(await repo.scan(tenant, grain)), (
+                grain.name
+            )
 
 
 BRANCHY = {
@@ -166,3 +170,56 @@ async def test_journey_analytics_after_an_engine_run(
     assert body["conversion"]["enrolled"] == 3
     assert missing.status_code == 404
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["loc"][-1] == "to"
+
+
+async def test_seed_date_names_path_name_and_descriptions(api_client_for: ApiClientFor) -> None:
+    """Seed 000's fromDate/toDate work as from/to (different values under both names: a 422 naming
+    them); the path parameter is journeyId; every analytics operation is described, with examples."""
+    async with api_client_for(None) as http:
+        journey_id = await publish(http, BRANCHY)
+        url = f"/v1/journeys/{journey_id}/analytics"
+        ours = await http.get(url, params={"from": "2026-01-01T00:30:00Z", "to": "2026-02-01T00:00:00Z"})
+        seeds = await http.get(
+            url, params={"fromDate": "2026-01-01T00:30:00.000Z", "toDate": "2026-02-01T00:00:00.000Z"}
+        )
+        both_equal = await http.get(
+            url, params={"from": "2026-01-01T00:30:00Z", "fromDate": "2026-01-01T01:30:00+01:00"}
+        )
+        conflict = await http.get(
+            url,
+            params={
+                "from": "2026-01-01T00:00:00Z",
+                "fromDate": "2026-01-02T00:00:00Z",
+                "to": "2026-02-01T00:00:00Z",
+                "toDate": "2026-03-01T00:00:00Z",
+            },
+        )
+        document = (await http.get("/openapi.json")).json()
+    assert ours.status_code == seeds.status_code == both_equal.status_code == 200, (ours.text, seeds.text)
+    assert (ours.json()["from"], ours.json()["to"]) == (seeds.json()["from"], seeds.json()["to"])
+    assert ours.json()["from"].startswith("2026-01-01T00:00:00")  # floored to the hour
+    assert both_equal.json()["from"] == ours.json()["from"]
+    assert conflict.status_code == 422, conflict.text
+    issues = {tuple(e["loc"]): e["msg"] for e in conflict.json()["errors"]}
+    assert set(issues) == {("query", "fromDate"), ("query", "toDate")}
+    assert (
+        "fromDate and from" in issues[("query", "fromDate")]
+        and "toDate and to" in issues[("query", "toDate")]
+    )
+
+    operation = document["paths"]["/v1/journeys/{journeyId}/analytics"]["get"]
+    assert {p["name"] for p in operation["parameters"]} == {
+        "journeyId",
+        "version",
+        "from",
+        "to",
+        "fromDate",
+        "toDate",
+    }
+    aggregates = document["paths"]["/v1/analytics/journeys/aggregates/query"]["post"]
+    for described in (operation, aggregates):
+        assert len(described.get("description", "")) > 200
+    schemas = document["components"]["schemas"]
+    for model in ("AggregateQueryIn", "AggregatesOut", "JourneyAnalyticsOut"):
+        assert schemas[model].get("examples"), model
+    assert "nStepsCompleted" in aggregates["description"] and "nCompleted" in aggregates["description"]

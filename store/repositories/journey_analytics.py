@@ -1,0 +1,169 @@
+"""The reads behind `GET /v1/journeys/{journeyId}/analytics`: per node and per branch from the step
+rollups (whole days from the daily cells, the ends of the range from the hourly ones), messages per
+node, and conversion over the enrollments that entered in the range."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.repositories.rollups import NO_BRANCH, cover
+from store.rows import EnrollmentRow, MessageRow
+
+# An open end of the range, as a bound far enough out (midnights, so it costs no hourly cells).
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TimeToGoalStats:
+    """How long converted enrollments took from entry to goal (seconds)."""
+
+    count: int
+    p50_seconds: float | None
+    p90_seconds: float | None
+    max_seconds: float | None
+
+
+class JourneyAnalyticsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _step_cells(
+        self,
+        key: str,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        version: int | None,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        branched_only: bool = False,
+    ) -> list[tuple[str, str, str, int]]:
+        """(node_id, node_type, `key` column, step visits) of the journey's steps that started in
+        [start, end) — whole UTC hours; None leaves that end open."""
+        parts = cover([start or _EARLIEST, end or _LATEST], subtract=True)
+        selects = []
+        for part in parts:
+            t = part.grain.table.c
+            bucket = t[part.grain.bucket]
+            where: list[ColumnElement[bool]] = [
+                t.tenant_id == tenant_id,
+                t.journey_id == journey_id,
+                bucket >= part.start,
+                bucket < part.end,
+            ]
+            if version is not None:
+                where.append(t.version == version)
+            if branched_only:
+                where.append(t.branch != NO_BRANCH)
+            selects.append(
+                select(t.node_id, t.node_type, t[key].label("key"), (part.sign * t.count).label("n")).where(
+                    *where
+                )
+            )
+        if not selects:
+            return []
+        cells = union_all(*selects).subquery("cells")
+        rows = await self._session.execute(
+            select(cells.c.node_id, cells.c.node_type, cells.c.key, func.sum(cells.c.n)).group_by(
+                cells.c.node_id, cells.c.node_type, cells.c.key
+            )
+        )
+        return [(n, t, k, int(c)) for n, t, k, c in rows if int(c)]
+
+    async def node_status_counts(
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        version: int | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> list[tuple[str, str, str, int]]:
+        """(node_id, node_type, status, step visits) from the rollups."""
+        return await self._step_cells("status", tenant_id, journey_id, version, start, end)
+
+    async def branch_counts(
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        version: int | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> list[tuple[str, str, str, int]]:
+        """(node_id, node_type, branch, step visits) over every step with a branch, from the rollups."""
+        return await self._step_cells(
+            "branch", tenant_id, journey_id, version, start, end, branched_only=True
+        )
+
+    async def message_counts(
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        version: int | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> list[tuple[str, str, int]]:
+        """(node_id, status, count) of the journey's messages (sent | suppressed | failed)."""
+        conditions: list[ColumnElement[bool]] = [
+            MessageRow.tenant_id == tenant_id,
+            MessageRow.journey_id == journey_id,
+            MessageRow.node_id.is_not(None),
+        ]
+        if start is not None:
+            conditions.append(MessageRow.created_at >= start)
+        if end is not None:
+            conditions.append(MessageRow.created_at < end)
+        query: Any = select(MessageRow.node_id, MessageRow.status, func.count()).where(*conditions)
+        if version is not None:
+            query = query.join(EnrollmentRow, EnrollmentRow.id == MessageRow.enrollment_id).where(
+                EnrollmentRow.version == version
+            )
+        rows = await self._session.execute(query.group_by(MessageRow.node_id, MessageRow.status))
+        return [(str(n), s, int(c)) for n, s, c in rows]
+
+    async def conversion(
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        version: int | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> tuple[int, int, TimeToGoalStats]:
+        """(enrolled, converted, time to goal) over enrollments that entered in the range."""
+        conditions: list[ColumnElement[bool]] = [
+            EnrollmentRow.tenant_id == tenant_id,
+            EnrollmentRow.journey_id == journey_id,
+        ]
+        if version is not None:
+            conditions.append(EnrollmentRow.version == version)
+        if start is not None:
+            conditions.append(EnrollmentRow.enrolled_at >= start)
+        if end is not None:
+            conditions.append(EnrollmentRow.enrolled_at < end)
+        seconds = func.extract("epoch", EnrollmentRow.converted_at - EnrollmentRow.enrolled_at)
+        reached = EnrollmentRow.converted_at.is_not(None)
+        row = (
+            await self._session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(EnrollmentRow.converted.is_(True)),
+                    func.count().filter(reached),
+                    func.percentile_cont(0.5).within_group(seconds).filter(reached),
+                    func.percentile_cont(0.9).within_group(seconds).filter(reached),
+                    func.max(seconds).filter(reached),
+                ).where(*conditions)
+            )
+        ).one()
+        timing = TimeToGoalStats(
+            count=int(row[2]),
+            p50_seconds=None if row[3] is None else float(row[3]),
+            p90_seconds=None if row[4] is None else float(row[4]),
+            max_seconds=None if row[5] is None else float(row[5]),
+        )
+        return int(row[0]), int(row[1]), timing
