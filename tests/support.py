@@ -7,13 +7,20 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Awaitable, Callable
-from typing import IO, Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import IO, Any, TypeVar
 
 import httpx
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.client import Client, WorkflowHandle
 
-from devstack import SmtpSink
+from devstack import ReceivedMessage, SmtpSink, find_free_port
+from devstack.smtp_sink import parse_message
 from domain.ids import enrollment_workflow_id
 from domain.payloads import EnrollmentStateView
 from plumbing.settings import Settings
@@ -22,6 +29,7 @@ TENANT = "acme"  # the tenant of `api_client_for`'s default token
 TRIGGER = {"id": "start", "type": "TRIGGER"}
 END = {"id": "end", "type": "EXIT"}
 MAIL = {"channel": "EMAIL", "subject": "Hi {{ traits.firstName }}", "body": "Hello"}
+T = TypeVar("T")
 
 
 def chain(*nodes: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -52,11 +60,27 @@ def handle_of(client: Client, journey_id: str, customer: str, entry: int = 1) ->
     return client.get_workflow_handle(enrollment_workflow_id(TENANT, journey_id, customer, entry))
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15) -> None:
-    """Poll a condition held by another process (a workflow's query), not an in-process event."""
-    async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 — nothing in this process can signal the change
-            await asyncio.sleep(0.05)
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], timeout: float = 15, *, interval: float = 0.05, what: str = ""
+) -> T:
+    """Poll a condition held by another process or thread (a workflow's query, an HTTP answer, a row),
+    not an in-process event: call `check` every `interval` seconds until it answers something truthy,
+    and return that answer (a bool, or the value the caller wanted, e.g. the listing that showed it).
+
+    After `timeout` seconds a TimeoutError names what was awaited (`what`, else the check's name) and
+    the last answer."""
+    last: object = None
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                answer = await check()
+                if answer:
+                    return answer
+                last = answer
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        name = what or getattr(check, "__name__", "the condition")
+        raise TimeoutError(f"{name} did not hold within {timeout} s; last answer: {last!r:.500}") from None
 
 
 async def live(handle: WorkflowHandle[Any, Any]) -> EnrollmentStateView:
@@ -75,7 +99,11 @@ async def awaiting(handle: WorkflowHandle[Any, Any], what: str) -> None:
 
 
 def worker_environment(
-    database_url: str, temporal_address: str, settings: Settings, smtp_sink: SmtpSink, **extra: str
+    database_url: str,
+    temporal_address: str,
+    settings: Settings,
+    smtp_sink: SmtpSink | HoldingSmtp,
+    **extra: str,
 ) -> dict[str, str]:
     """The environment of a worker process serving the test's task queue."""
     return {
@@ -114,4 +142,88 @@ class WorkerProcess:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=15)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # a graceful shutdown stuck on an activity
+                self.kill()
+
+
+@dataclass
+class HeldSend:
+    """A message the relay received in full and never answered: its sender is mid-send."""
+
+    message: ReceivedMessage
+    # Set when the sender's connection went away while it waited for the answer (killed, or timed out).
+    sender_gone: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
+class HoldingSmtp:
+    """An SMTP relay for crash tests, on a real socket. It accepts and keeps mail like the dev sink,
+    except the next message matching what `hold_next` armed: that one is read in full (DATA) and then
+    gets no answer, so its sender stays mid-send — claimed, not delivered — until the test kills it.
+    A held message is never delivered: its sender never sees the 250."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = 0
+        self._lock = threading.Lock()
+        self._delivered: list[ReceivedMessage] = []
+        self._held: list[HeldSend] = []
+        self._armed: Callable[[ReceivedMessage], bool] | None = None
+        self._controller: Controller | None = None
+
+    def __enter__(self) -> HoldingSmtp:
+        self.port = find_free_port(self.host)
+        self._controller = Controller(self, hostname=self.host, port=self.port, enable_SMTPUTF8=True)
+        self._controller.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def release(self) -> None:
+        """Answer every held message (451: not delivered), so a live sender can move on."""
+        for held in self.held():
+            held.released.set()
+
+    def hold_next(self, matching: Callable[[ReceivedMessage], bool]) -> None:
+        """Hold the next message `matching` accepts (once); every other message is delivered."""
+        with self._lock:
+            self._armed = matching
+
+    def delivered(self) -> list[ReceivedMessage]:
+        with self._lock:
+            return list(self._delivered)
+
+    def held(self) -> list[HeldSend]:
+        with self._lock:
+            return list(self._held)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # aiosmtpd hook
+        content = envelope.original_content or envelope.content or b""
+        raw = content if isinstance(content, bytes) else content.encode()
+        message = parse_message(raw, envelope.mail_from or "", list(envelope.rcpt_tos), datetime.now(UTC))
+        with self._lock:
+            if self._armed is None or not self._armed(message):
+                self._delivered.append(message)
+                return "250 Message accepted for delivery"
+            self._armed = None
+            held = HeldSend(message)
+            self._held.append(held)
+        try:
+            # aiosmtpd cancels this handler when the client's connection closes.
+            while not held.released.is_set():  # noqa: ASYNC110 — released from the test's thread
+                await asyncio.sleep(0.02)
+        except asyncio.CancelledError:
+            held.sender_gone.set()
+            raise
+        return "451 4.3.0 held by the test and not delivered"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from devstack import SmtpSink
 from tests.conftest import RunWorker
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -77,13 +78,12 @@ async def test_a_posted_event_enrolls_and_the_email_arrives(
         assert posted.json()["enrolled"] == 1
 
         mail = await smtp_sink.wait_for(lambda m: "grace@example.com" in m.rcpt_tos, timeout=20)
-        deadline = asyncio.get_running_loop().time() + 20
-        while True:
-            listed = (await http.get(f"/v1/journeys/{journey_id}/enrollments")).json()
-            if listed["data"] and listed["data"][0]["status"] == "COMPLETED":
-                break
-            assert asyncio.get_running_loop().time() < deadline, listed
-            await asyncio.sleep(0.1)
+
+        async def completed() -> dict[str, Any] | None:
+            listed: dict[str, Any] = (await http.get(f"/v1/journeys/{journey_id}/enrollments")).json()
+            return listed if listed["data"] and listed["data"][0]["status"] == "COMPLETED" else None
+
+        listed = await eventually(completed, timeout=20, interval=0.1)
 
     assert mail.subject == "Welcome, Grace!"
     assert listed["meta"]["total"] == 1 and listed["data"][0]["customerId"] == "grace"

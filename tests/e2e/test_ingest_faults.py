@@ -330,23 +330,21 @@ async def kill_mid_dispatch(
     """SIGKILL the dispatcher in the crash window the outbox exists for: a pass holds rows of `kind`
     (others of the kind already recorded) and one of them has already reached Temporal. Proved after
     the kill: that row is still unrecorded. Tried again after a restart when the pass committed first."""
+
+    async def caught() -> tuple[list[Any], list[bool]] | None:
+        rows = await db.fetch(PROBE, kind)
+        # A pass carries its rows out lowest id first: those are the ones to look for.
+        held = sorted((r for r in rows if r["held"] and not r["done"]), key=lambda r: r["id"])[:3]
+        if not held or not any(r["done"] for r in rows):
+            return None
+        reached = await asyncio.gather(
+            *(landed(client, converter, kind, r["workflow_id"], json.loads(r["payload"])) for r in held)
+        )
+        return (held, list(reached)) if any(reached) else None
+
     for attempt in range(1, 9):
         try:
-            async with asyncio.timeout(60):
-                while True:
-                    rows = await db.fetch(PROBE, kind)
-                    # A pass carries its rows out lowest id first: those are the ones to look for.
-                    held = sorted((r for r in rows if r["held"] and not r["done"]), key=lambda r: r["id"])[:3]
-                    if held and any(r["done"] for r in rows):
-                        reached = await asyncio.gather(
-                            *(
-                                landed(client, converter, kind, r["workflow_id"], json.loads(r["payload"]))
-                                for r in held
-                            )
-                        )
-                        if any(reached):
-                            break
-                    await asyncio.sleep(0.02)
+            held, reached = await eventually(caught, timeout=60, interval=0.02)
         except TimeoutError:
             # A dispatcher that records rows before carrying them out never shows this moment.
             raise AssertionError(

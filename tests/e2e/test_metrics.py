@@ -3,7 +3,6 @@ product's own, with the figures the run must have produced."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +17,7 @@ from api.resources import AppResources
 from devstack import SmtpSink, find_free_port
 from plumbing.settings import Settings
 from tests.conftest import TEST_JWT_SECRET, token_for
-from tests.support import MAIL, TRIGGER, WorkerProcess, chain, enroll, worker_environment
+from tests.support import MAIL, TRIGGER, WorkerProcess, chain, enroll, eventually, worker_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -109,12 +108,11 @@ async def test_worker_and_api_serve_sdk_and_product_metrics(
             batch = {"batch": [{"type": "identify", "userId": "m-2", "traits": {"plan": "pro"}}]}
             assert (await http.post("/v1/events/batch", json=batch)).status_code == 202
 
-            async with asyncio.timeout(60):
-                while True:
-                    listed = await http.get(f"/v1/journeys/{journey_id}/enrollments?status=ACTIVE&limit=1")
-                    if listed.json()["meta"]["total"] == 0:
-                        break
-                    await asyncio.sleep(0.2)
+            async def none_active() -> bool:
+                listed = await http.get(f"/v1/journeys/{journey_id}/enrollments?status=ACTIVE&limit=1")
+                return bool(listed.json()["meta"]["total"] == 0)
+
+            await eventually(none_active, timeout=60, interval=0.2)
             api = await scrape(api_metrics)
         # Finished enrollments are counted before their final projection write lands.
         worker_samples = await scrape(worker_metrics)

@@ -17,7 +17,7 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,6 +38,7 @@ from services.dispatcher import Dispatcher
 from services.temporal import EnrollmentGateway, TemporalConnection
 from store.db import create_engine
 from tests.conftest import TEST_DISPATCHER, TEST_JWT_SECRET, RunWorker, token_for
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -79,9 +80,11 @@ async def served(settings: Settings, database_url: str) -> AsyncIterator[str]:
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     try:
-        async with asyncio.timeout(15):
-            while not server.started:  # noqa: ASYNC110 — the server runs in another thread
-                await asyncio.sleep(0.02)
+
+        async def started() -> bool:  # the server runs in another thread
+            return bool(server.started)
+
+        await eventually(started, timeout=15, interval=0.02)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
@@ -142,13 +145,6 @@ async def stored_events(sessions: async_sessionmaker[AsyncSession]) -> list[dict
         return [dict(row) for row in rows.mappings()]
 
 
-async def until(check: Callable[[], Any], timeout: float = 30) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (found := await check()):  # noqa: ASYNC110 — polled over HTTP, another thread answers
-            await asyncio.sleep(0.1)
-    return found
-
-
 async def test_the_segment_and_rudderstack_sdks_send_events_that_run_journeys(
     settings: Settings,
     database_url: str,
@@ -191,7 +187,7 @@ async def test_the_segment_and_rudderstack_sdks_send_events_that_run_journeys(
             done = [e for e in listed["data"] if e["status"] == "COMPLETED"]
             return listed if len(done) == 2 else None
 
-        enrollments = await until(completed)
+        enrollments = await eventually(completed, timeout=30, interval=0.1)
         rejections = (await http.get(f"/v1/sources/{source['id']}/rejections")).json()
 
     events = await stored_events(sessions)

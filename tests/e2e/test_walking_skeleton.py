@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from temporalio.client import Client
@@ -12,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from devstack import SmtpSink
 from tests.conftest import RunWorker
 from tests.journey_examples import welcome_journey
+from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -19,12 +18,11 @@ pytestmark = pytest.mark.e2e
 async def _wait_for_status(
     http: httpx.AsyncClient, path: str, status: str, timeout: float = 20
 ) -> dict[str, object]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    async def reached() -> dict[str, object] | None:
         body: dict[str, object] = (await http.get(path)).json()
-        if body.get("status") == status or asyncio.get_running_loop().time() > deadline:
-            return body
-        await asyncio.sleep(0.1)
+        return body if body.get("status") == status else None
+
+    return await eventually(reached, timeout=timeout, interval=0.1, what=f"{path} {status}")
 
 
 async def test_manual_enrollment_sends_email_and_completes(
@@ -89,11 +87,9 @@ async def test_manual_enrollment_sends_email_and_completes(
 
 
 async def _describe_workflow_id(client: Client, journey_id: str) -> str:
-    ids = [w.id async for w in client.list_workflows(f"JourneyId = '{journey_id}'")]
-    for _ in range(50):
-        if ids:
-            break
-        await asyncio.sleep(0.1)
-        ids = [w.id async for w in client.list_workflows(f"JourneyId = '{journey_id}'")]
+    async def listed() -> list[str]:  # visibility is eventually consistent
+        return [w.id async for w in client.list_workflows(f"JourneyId = '{journey_id}'")]
+
+    ids = await eventually(listed, timeout=5, interval=0.1)
     assert len(ids) == 1
     return ids[0]
