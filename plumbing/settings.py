@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         default=None, description="service.name of exported traces; default journeys-api / journeys-worker."
     )
 
-    # --- Worker tuning (worker.py; sizing guidance in the README's operations guide) ---
+    # --- Worker tuning (worker.py; sizing guidance in docs/scale.md) ---
     worker_max_cached_workflows: int = Field(
         default=1000,
         ge=0,
