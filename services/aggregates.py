@@ -23,7 +23,6 @@ from store.repositories.aggregates import (
     DIMENSIONS,
     METRICS,
     AggregateQuery,
-    AggregateRow,
     AggregatesRepository,
     FilterGroup,
     Predicate,
@@ -67,7 +66,7 @@ class AggregateRequest:
     metrics: Sequence[str]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a query's answer may hold thousands: the cheapest dataclass to make
 class MetricStats:
     metric: str
     count: int
@@ -76,13 +75,13 @@ class MetricStats:
     max: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Bucket:
     interval: str
     metrics: list[MetricStats]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AggregateResult:
     group: dict[str, str | int]
     data: list[Bucket]
@@ -213,6 +212,16 @@ def _filter(spec: FilterSpec, loc: tuple[str | int, ...], issues: list[FieldIssu
             issues.append(FieldIssue((*where, "operator"), "use matches, exists or notExists"))
         if predicate.operator == "matches" and predicate.value is None and predicate.range is None:
             issues.append(FieldIssue((*where, "value"), "matches needs a value or a range"))
+        if predicate.dimension == "version":
+            given = [predicate.value, *(predicate.range or {}).values()]
+            if any(
+                value is not None and (not isinstance(value, int) or isinstance(value, bool))
+                for value in given
+            ):
+                issues.append(FieldIssue((*where, "value"), "version is a number"))
+        for bound in predicate.range or {}:
+            if bound not in ("gt", "gte", "lt", "lte"):
+                issues.append(FieldIssue((*where, "range", bound), "use gt, gte, lt or lte"))
         predicates.append(
             Predicate(
                 dimension=predicate.dimension,
@@ -233,17 +242,15 @@ class AggregatesService:
     async def query(self, tenant_id: str, request: AggregateRequest) -> list[AggregateResult]:
         query, spans = _validate(tenant_id, request)
         by_group: dict[tuple[Any, ...], dict[int, list[MetricStats]]] = {}
-        groups: dict[tuple[Any, ...], dict[str, str | int]] = {}
         for metric in request.metrics:
-            rows: list[AggregateRow] = await self._aggregates.aggregate(metric, query)
-            for row in rows:
-                key = tuple(row.group.get(name) for name in query.group_by)
-                groups[key] = row.group
+            for row in await self._aggregates.aggregate(metric, query):
                 stats = MetricStats(metric, row.count, row.sum, row.min, row.max)
-                by_group.setdefault(key, {}).setdefault(row.bucket, []).append(stats)
+                by_group.setdefault(row.key, {}).setdefault(row.bucket, []).append(stats)
+        names = query.group_by
         return [
             AggregateResult(
-                group=groups[key],
+                # A dimension the metric does not have is left out of its group.
+                group={name: value for name, value in zip(names, key, strict=True) if value is not None},
                 data=[
                     Bucket(spans.intervals[index - 1], metrics) for index, metrics in sorted(buckets_.items())
                 ],

@@ -274,33 +274,31 @@ class Part:
     sign: int
 
 
-def _day_options(moment: datetime) -> set[datetime]:
-    floor = day_of(moment)
-    return {floor, floor if floor == moment else floor + DAY}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _cover_one(index: int, start: datetime, end: datetime, subtract: bool) -> list[Part]:
-    """The cheapest parts summing to the hour cells in [start, end) (whole UTC hours)."""
-    best = [Part(index, HOURLY, start, end, 1)]
-    best_cost = (end - start) / HOUR
-    for low in _day_options(start):
-        for high in _day_options(end):
+def _instant(hours: int) -> datetime:
+    return _EPOCH + timedelta(hours=hours)
+
+
+def _cover_one(index: int, start: int, end: int, subtract: bool) -> list[Part]:
+    """The cheapest parts summing to the hour cells in [start, end) (in hours since the epoch): the
+    hours themselves, or whole days with the hours at either end added or (`subtract`) taken out."""
+    best: list[tuple[Grain, int, int, int]] = [(HOURLY, start, end, 1)]
+    best_cost = end - start
+    for low in {start // 24 * 24, -(-start // 24) * 24}:
+        for high in {end // 24 * 24, -(-end // 24) * 24}:
             if high <= low or (not subtract and (low < start or high > end)):
                 continue
-            cost = (high - low) / DAY + abs(start - low) / HOUR + abs(end - high) / HOUR
+            cost = (high - low) // 24 + abs(start - low) + abs(end - high)
             if cost >= best_cost:
                 continue
-            parts = [Part(index, DAILY, low, high, 1)]
-            if low < start:
-                parts.append(Part(index, HOURLY, low, start, -1))
-            elif start < low:
-                parts.append(Part(index, HOURLY, start, low, 1))
-            if end < high:
-                parts.append(Part(index, HOURLY, end, high, -1))
-            elif high < end:
-                parts.append(Part(index, HOURLY, high, end, 1))
-            best, best_cost = parts, cost
-    return best
+            best, best_cost = [(DAILY, low, high, 1)], cost
+            if low != start:
+                best.append((HOURLY, min(low, start), max(low, start), 1 if start < low else -1))
+            if high != end:
+                best.append((HOURLY, min(high, end), max(high, end), 1 if high < end else -1))
+    return [Part(index, grain, _instant(low), _instant(high), sign) for grain, low, high, sign in best]
 
 
 def cover(bounds: Sequence[datetime], *, subtract: bool) -> list[Part]:
@@ -308,11 +306,11 @@ def cover(bounds: Sequence[datetime], *, subtract: bool) -> list[Part]:
 
     With `subtract`, a part may be a day taken whole and the hours it has too many taken back out — right
     for counts and sums, wrong for min/max, whose callers pass `subtract=False`."""
+    hours = [(_utc(moment) - _EPOCH) // HOUR for moment in bounds]
     parts: list[Part] = []
-    for index in range(1, len(bounds)):
-        start, end = _utc(bounds[index - 1]), _utc(bounds[index])
-        if start < end:
-            parts.extend(_cover_one(index, start, end, subtract))
+    for index in range(1, len(hours)):
+        if hours[index - 1] < hours[index]:
+            parts.extend(_cover_one(index, hours[index - 1], hours[index], subtract))
     return parts
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.interpreter import StepRecord
 from domain.payloads import EnrollmentSnapshot, ProgressBatch
-from services.aggregates import AggregateRequest, AggregatesService
+from services.aggregates import AggregateRequest, AggregatesService, FilterSpec, PredicateSpec
 from services.uow import UnitOfWork
+from store.repositories.aggregates import METRICS
 from store.repositories.enrollments import EnrollmentRepository
 from store.rows import JourneyVersionRow
 from tests.conftest import ApiClientFor
@@ -111,6 +113,14 @@ async def test_invalid_parts_are_422_naming_them(api_client_for: ApiClientFor) -
                 }
             },
             ["body", "filter", "predicates", 0, "dimension"],
+        ),
+        (
+            {"filter": {"type": "and", "predicates": [{"dimension": "version", "value": "two"}]}},
+            ["body", "filter", "predicates", 0, "value"],
+        ),
+        (
+            {"filter": {"type": "and", "predicates": [{"dimension": "nodeId", "range": {"near": "a"}}]}},
+            ["body", "filter", "predicates", 0, "range", "near"],
         ),
     ]
     async with api_client_for(None) as http:
@@ -249,6 +259,18 @@ async def test_enrollment_metrics_count_enrollments_whatever_the_grouping(
         ("END",): {"nCompleted": 4},
         ("SEND",): {"nCompleted": 2},
     }
+
+    def this(version: int) -> dict[str, Any]:
+        return {
+            "type": "and",
+            "predicates": [
+                {"dimension": "journeyId", "value": str(journey_id)},
+                {"dimension": "version", "value": version},
+            ],
+        }
+
+    assert await ask(["journeyId"], ["nCompleted"], filter=this(2)) == {(str(journey_id),): {"nCompleted": 6}}
+    assert await ask(["journeyId"], ["nCompleted"], filter=this(1)) == {}
     only_end = {"type": "and", "predicates": [{"dimension": "nodeType", "value": "END"}]}
     assert await ask(["journeyId"], ["nCompleted"], filter=only_end) == {
         (str(journey_id),): {"nCompleted": 4}
@@ -309,6 +331,7 @@ SELECT s.node_id,
 FROM enrollment_steps s JOIN enrollments e ON e.id = s.enrollment_id
 WHERE s.tenant_id = :tenant
   AND date_trunc('hour', s.started_at, 'UTC') >= :start AND date_trunc('hour', s.started_at, 'UTC') < :end
+  AND (CAST(:only AS text) IS NULL OR s.node_id = :only)
 GROUP BY 1, 2
 """
 
@@ -323,6 +346,7 @@ GROUP BY 1, 2
     interval=intervals(),
     granularity=st.sampled_from(list(GRANULARITY_UNITS)),
     zone=st.sampled_from(ZONES),
+    only=st.sampled_from((None, "a", "b")),
 )
 async def test_step_metrics_equal_a_group_by_over_the_step_history(
     sessions: async_sessionmaker[AsyncSession],
@@ -330,9 +354,11 @@ async def test_step_metrics_equal_a_group_by_over_the_step_history(
     interval: tuple[datetime, datetime],
     granularity: str | None,
     zone: str,
+    only: str | None,
 ) -> None:
     """The answer read from hourly and daily cells (days whole, ends by the hour, some taken back out)
-    equals counting the step rows, each in the local bucket of the UTC hour it started in."""
+    equals counting the step rows, each in the local bucket of the UTC hour it started in; with or
+    without a filter (statements are reused across examples: only the values change)."""
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     journey_id = await _journey(sessions, tenant)
     enrollments = [uuid.uuid4() for _ in range(30)]
@@ -357,7 +383,9 @@ async def test_step_metrics_equal_a_group_by_over_the_step_history(
         granularity=granularity,
         time_zone=zone,
         group_by=["nodeId"],
-        filter=None,
+        filter=None
+        if only is None
+        else FilterSpec("and", [PredicateSpec("nodeId", "matches", only, None)], []),
         metrics=["nStepsEntered", "nStepsCompleted", "oStepDuration"],
     )
     async with sessions() as session:
@@ -370,7 +398,7 @@ async def test_step_metrics_equal_a_group_by_over_the_step_history(
         scanned = (
             await session.execute(
                 text(SCAN.format(bucket=bucket)),
-                {"tenant": tenant, "start": start, "end": end, "zone": zone},
+                {"tenant": tenant, "start": start, "end": end, "zone": zone, "only": only},
             )
         ).all()
 
@@ -394,3 +422,11 @@ async def test_step_metrics_equal_a_group_by_over_the_step_history(
         _merge(expected, ("oStepDuration", node, local), closed, total, low, high)
     expected = {key: cell for key, cell in expected.items() if cell[0]}  # empty buckets are left out
     assert answer == expected
+
+
+def test_every_metric_is_in_the_one_table_of_docs_analytics() -> None:
+    """docs/analytics.md defines every metric the query language has, in its one table of metrics."""
+    text_ = (Path(__file__).resolve().parents[2] / "docs" / "analytics.md").read_text()
+    table = text_.split("## Every metric", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(" `") for line in table.splitlines() if line.startswith("| `")}
+    assert set(METRICS) <= rows
