@@ -1,7 +1,9 @@
 """What a process keeps of published journeys between requests.
 
-- `VersionCache`: parsed definitions by (journey, version). Published versions never change, so an
-  entry is valid forever; the cache is bounded and forgets the least recently used.
+- `VersionCache`: parsed definitions by (journey, version). A published version's graph never changes,
+  but its SEND destinations may be re-pointed in place (`PATCH …/destinations`): each lookup reads the
+  stored definitions' digests (one primary-key query) and re-reads only a copy that changed. The cache
+  is bounded and forgets the least recently used.
 - `LiveTriggers`: per tenant, the published journeys with an EVENT trigger, indexed by the event name
   they answer to. Each batch reads the tenant's (journey, live version) list once — one indexed query —
   and rebuilds the index only when that list changed (a publish, pause, resume, unpublish, archive), so
@@ -37,26 +39,27 @@ class LiveVersion:
 class VersionCache:
     def __init__(self, capacity: int = 2048) -> None:
         self._capacity = capacity
-        self._parsed: OrderedDict[VersionKey, JourneyDefinition] = OrderedDict()
+        self._parsed: OrderedDict[VersionKey, tuple[str, JourneyDefinition]] = OrderedDict()
 
     async def get_many(
         self, session: AsyncSession, keys: list[VersionKey]
     ) -> dict[VersionKey, JourneyDefinition]:
-        missing = [k for k in keys if k not in self._parsed]
-        if missing:
-            stored = await TriggerRepository(session).definitions(missing)
-            for key, raw in stored.items():
-                self._remember(key, JourneyDefinition.model_validate(raw))
+        triggers = TriggerRepository(session)
+        digests = await triggers.digests(keys) if keys else {}
+        stale = [k for k, digest in digests.items() if k not in self._parsed or self._parsed[k][0] != digest]
+        if stale:
+            for key, (digest, raw) in (await triggers.definitions(stale)).items():
+                self._remember(key, digest, JourneyDefinition.model_validate(raw))
         found: dict[VersionKey, JourneyDefinition] = {}
         for key in keys:
-            definition = self._parsed.get(key)
-            if definition is not None:
+            cached = self._parsed.get(key)
+            if cached is not None and key in digests:
                 self._parsed.move_to_end(key)
-                found[key] = definition
+                found[key] = cached[1]
         return found
 
-    def _remember(self, key: VersionKey, definition: JourneyDefinition) -> None:
-        self._parsed[key] = definition
+    def _remember(self, key: VersionKey, digest: str, definition: JourneyDefinition) -> None:
+        self._parsed[key] = (digest, definition)
         self._parsed.move_to_end(key)
         while len(self._parsed) > self._capacity:
             self._parsed.popitem(last=False)
@@ -64,7 +67,7 @@ class VersionCache:
 
 @dataclass(frozen=True)
 class _TenantIndex:
-    fingerprint: tuple[tuple[uuid.UUID, int, str], ...]
+    fingerprint: tuple[tuple[uuid.UUID, int, str, str], ...]
     by_event: dict[str, list[LiveVersion]]
 
 
@@ -79,9 +82,9 @@ class LiveTriggers:
         cached = self._tenants.get(tenant_id)
         if cached is not None and cached.fingerprint == published:
             return cached.by_event
-        definitions = await self._versions.get_many(session, [(j, v) for j, v, _ in published])
+        definitions = await self._versions.get_many(session, [(j, v) for j, v, _, _ in published])
         by_event: dict[str, list[LiveVersion]] = {}
-        for journey_id, version, name in published:
+        for journey_id, version, name, _ in published:
             definition = definitions.get((journey_id, version))
             if definition is None:
                 continue

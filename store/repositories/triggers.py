@@ -6,10 +6,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import ColumnElement, Text, and_, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.rows import JourneyRow, JourneyVersionRow
+
+
+def _digest() -> ColumnElement[str]:
+    # A version's content is fixed but for destinations re-pointed in place; the digest tells.
+    return func.md5(cast(JourneyVersionRow.definition, Text))
 
 
 class TriggerRepository:
@@ -39,28 +44,55 @@ class TriggerRepository:
         )
         return [(journey, version) for journey, version in rows]
 
-    async def published_versions(self, tenant_id: str) -> list[tuple[uuid.UUID, int, str]]:
-        """(journey, live version, name) of every PUBLISHED journey, oldest journey first: cheap
-        enough to read once per batch, and it changes whenever a status or live version does."""
+    async def published_versions(self, tenant_id: str) -> list[tuple[uuid.UUID, int, str, str]]:
+        """(journey, live version, name, digest of the version's definition) of every PUBLISHED journey,
+        oldest journey first: cheap enough to read once per batch, and it changes whenever a status, a
+        live version or the live version's content (destinations re-pointed in place) does."""
         rows = await self._session.execute(
-            select(JourneyRow.id, JourneyRow.version, JourneyRow.name)
+            select(JourneyRow.id, JourneyRow.version, JourneyRow.name, _digest())
+            .join(
+                JourneyVersionRow,
+                and_(
+                    JourneyVersionRow.journey_id == JourneyRow.id,
+                    JourneyVersionRow.version == JourneyRow.version,
+                ),
+            )
             .where(JourneyRow.tenant_id == tenant_id, JourneyRow.status == "PUBLISHED")
             .order_by(JourneyRow.created_at, JourneyRow.id)
         )
-        return [(journey_id, int(version), str(name)) for journey_id, version, name in rows]
+        return [
+            (journey_id, int(version), str(name), str(digest)) for journey_id, version, name, digest in rows
+        ]
+
+    async def digests(self, versions: Sequence[tuple[uuid.UUID, int]]) -> dict[tuple[uuid.UUID, int], str]:
+        """The digest of each stored definition: what tells a cached copy from a re-pointed one."""
+        if not versions:
+            return {}
+        rows = await self._session.execute(
+            select(JourneyVersionRow.journey_id, JourneyVersionRow.version, _digest()).where(
+                tuple_(JourneyVersionRow.journey_id, JourneyVersionRow.version).in_(list(versions))
+            )
+        )
+        return {(journey_id, int(version)): str(digest) for journey_id, version, digest in rows}
 
     async def definitions(
         self, versions: Sequence[tuple[uuid.UUID, int]]
-    ) -> dict[tuple[uuid.UUID, int], Any]:
-        """The stored definitions of these (journey, version) pairs (published versions never change)."""
+    ) -> dict[tuple[uuid.UUID, int], tuple[str, Any]]:
+        """The stored definitions of these (journey, version) pairs, each with its digest."""
         if not versions:
             return {}
         rows = await self._session.execute(
             select(
-                JourneyVersionRow.journey_id, JourneyVersionRow.version, JourneyVersionRow.definition
+                JourneyVersionRow.journey_id,
+                JourneyVersionRow.version,
+                _digest(),
+                JourneyVersionRow.definition,
             ).where(tuple_(JourneyVersionRow.journey_id, JourneyVersionRow.version).in_(list(versions)))
         )
-        return {(journey_id, int(version)): definition for journey_id, version, definition in rows}
+        return {
+            (journey_id, int(version)): (str(digest), definition)
+            for journey_id, version, digest, definition in rows
+        }
 
     async def lock_for_entry(
         self, tenant_id: str, journey_ids: Sequence[uuid.UUID]

@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import create_app
 from api.resources import AppResources
 from devstack import find_free_port
+from domain.definition import JourneyDefinition
 from plumbing.settings import Settings
+from services.live_journeys import LiveTriggers, VersionCache
 from store.rows import EnrollmentRow, EnrollmentStepRow
 from tests.conftest import TEST_JWT_SECRET, ApiClientFor, token_for
 from tests.journey_examples import welcome_journey
@@ -257,3 +259,38 @@ async def test_the_journey_list_shows_the_same_totals_as_one_journey(
     assert listed[journeys[0]]["_count"]["enrollments"] == 3
     assert listed[journeys[1]]["totals"]["failed"] == 1
     assert listed[journeys[2]]["_count"]["enrollments"] == 0
+
+
+async def test_destinations_re_pointed_in_place_reach_the_process_caches(
+    api_client_for: ApiClientFor, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The live version changes in place; the version cache (ingestion, dispatcher) must not keep the old."""
+    body = welcome_journey()
+    body["nodes"][0]["config"] = {"triggerType": "EVENT", "event": f"Signed Up {uuid.uuid4().hex[:6]}"}
+    cache = VersionCache()
+    triggers = LiveTriggers(cache)
+    async with api_client_for(None) as http:
+        journey = (await http.post("/v1/journeys", json=body)).json()
+        assert (await http.post(f"/v1/journeys/{journey['id']}/publish")).status_code == 200
+        key = (uuid.UUID(journey["id"]), 1)
+        async with sessions() as session:
+            before = (await cache.get_many(session, [key]))[key]
+            by_event = await triggers.event_journeys(session, "acme")
+        assert _send_config(before)["templateId"] is None
+        repoint = {"destinations": [{"nodeId": "welcome", "templateId": "tpl-new"}]}
+        assert (
+            await http.patch(f"/v1/journeys/{journey['id']}/destinations", json=repoint)
+        ).status_code == 200
+        async with sessions() as session:
+            after = (await cache.get_many(session, [key]))[key]
+            live = await triggers.event_journeys(session, "acme")
+    assert _send_config(after)["templateId"] == "tpl-new"
+    event = body["nodes"][0]["config"]["event"]
+    assert _send_config(by_event[event][0].definition)["templateId"] is None
+    assert _send_config(live[event][0].definition)["templateId"] == "tpl-new"
+
+
+def _send_config(definition: JourneyDefinition) -> dict[str, Any]:
+    send = next(node for node in definition.nodes if node.id == "welcome")
+    config: dict[str, Any] = send.config.model_dump(by_alias=True)
+    return config
