@@ -41,7 +41,6 @@ from store.rows import EnrollmentRow, EnrollmentStepRow, Row, StepRollupRow
 
 NO_BRANCH = ""
 HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
 _MS = timedelta(milliseconds=1)
 
 
@@ -92,12 +91,11 @@ def duration_ms(started_at: datetime, completed_at: datetime | None) -> int | No
 
 @dataclass(frozen=True)
 class Grain:
-    """One rollup table: its name for humans, the table, its bucket column and how to find a bucket."""
+    """One rollup table: its name (the date_trunc unit of its buckets), the table, its bucket column."""
 
     name: Literal["hour", "day"]
     table: Table
     bucket: str
-    step: timedelta
 
     def bucket_of(self, moment: datetime) -> datetime:
         return hour_of(moment) if self.name == "hour" else day_of(moment)
@@ -107,8 +105,8 @@ class Grain:
         return typing.cast(ColumnElement[datetime], self.table.c[self.bucket])
 
 
-HOURLY = Grain("hour", typing.cast(Table, StepRollupRow.__table__), "bucket_hour", HOUR)
-DAILY = Grain("day", typing.cast(Table, StepRollupDailyRow.__table__), "bucket_day", DAY)
+HOURLY = Grain("hour", typing.cast(Table, StepRollupRow.__table__), "bucket_hour")
+DAILY = Grain("day", typing.cast(Table, StepRollupDailyRow.__table__), "bucket_day")
 GRAINS = (HOURLY, DAILY)
 
 
