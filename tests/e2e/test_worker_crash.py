@@ -92,6 +92,25 @@ async def send_attempts(client: Client, journey_id: str, customer: str) -> list[
     ]
 
 
+async def unfinished(http: httpx.AsyncClient, client: Client, journey_id: str) -> str:
+    """Why not everything completed: enrollments by status, and where a few unfinished ones are."""
+    path = f"/v1/journeys/{journey_id}/enrollments"
+    counts = {}
+    stuck: list[str] = []
+    for status in ("ACTIVE", "COMPLETED", "EXITED", "FAILED"):
+        listed = (await http.get(path, params={"status": status, "limit": 5})).json()
+        counts[status] = listed["meta"]["total"]
+        if status != "COMPLETED":
+            for enrollment in listed["data"]:
+                description = await handle_of(client, journey_id, enrollment["customerId"]).describe()
+                pending = [
+                    (p.activity_type.name, p.state, p.attempt, p.last_failure.message)
+                    for p in description.raw_description.pending_activities
+                ]
+                stuck.append(f"{enrollment['customerId']} {status} {description.status} {pending}")
+    return f"not all completed: {counts}; " + "; ".join(stuck)
+
+
 async def kill_mid_send(
     http: httpx.AsyncClient,
     client: Client,
@@ -195,7 +214,10 @@ async def test_killing_the_worker_mid_send_loses_no_enrollment_and_no_message(
                     listed = await http.get(f"/v1/journeys/{journey_id}/enrollments?status=COMPLETED&limit=1")
                     return bool(listed.json()["meta"]["total"] == ENROLLMENTS + len(victims))
 
-                await eventually(all_completed, timeout=180, interval=0.5)
+                try:
+                    await eventually(all_completed, timeout=300, interval=0.5)
+                except TimeoutError:
+                    raise AssertionError(await unfinished(http, dev_env.client, journey_id)) from None
                 log_entries = (await http.get("/v1/messages?status=sent&limit=1")).json()["meta"]["total"]
                 attempts = {v: await send_attempts(dev_env.client, journey_id, v) for v, _ in kills}
         finally:
