@@ -12,9 +12,7 @@ SMS = {"name": "Ping", "channel": "SMS", "body": "Hi"}
 
 async def test_mutations_are_recorded_newest_first_with_the_request_id(api_client_for: ApiClientFor) -> None:
     async with api_client_for(None, tenant="acme") as http:
-        created = await http.post(
-            "/v1/templates?dryRun=no", json=SMS, headers={"X-Request-Id": "req-create-1"}
-        )
+        created = await http.post("/v1/templates", json=SMS, headers={"X-Request-Id": "req-create-1"})
         assert created.status_code == 201, created.text
         assert created.headers["x-request-id"] == "req-create-1"
         template_id = created.json()["id"]
@@ -24,6 +22,9 @@ async def test_mutations_are_recorded_newest_first_with_the_request_id(api_clien
         assert patched.status_code == 422
         generated = patched.headers["x-request-id"]
         assert generated and generated != "req-create-1"
+        # Refused for its unknown parameter, and recorded without the query string (it may carry data).
+        refused = await http.post("/v1/templates?dryRun=no", json=SMS)
+        assert refused.status_code == 422
         deleted = await http.delete(f"/v1/templates/{template_id}")
         assert deleted.status_code == 204
 
@@ -31,24 +32,25 @@ async def test_mutations_are_recorded_newest_first_with_the_request_id(api_clien
         assert listed.status_code == 200, listed.text
         body = listed.json()
         entries = body["data"]
-        assert body["meta"]["total"] == 3
+        assert body["meta"]["total"] == 4
         assert [(e["method"], e["path"], e["statusCode"]) for e in entries] == [
             ("DELETE", f"/v1/templates/{template_id}", 204),
+            ("POST", "/v1/templates", 422),
             ("PATCH", f"/v1/templates/{template_id}", 422),
             ("POST", "/v1/templates", 201),
         ]
-        assert entries[2]["requestId"] == "req-create-1"
-        assert entries[1]["requestId"] == generated
+        assert entries[3]["requestId"] == "req-create-1"
+        assert entries[2]["requestId"] == generated
         assert entries[0]["requestId"] == deleted.headers["x-request-id"]
         assert {e["subject"] for e in entries} == {"dev"}
-        assert entries[0]["at"] >= entries[1]["at"] >= entries[2]["at"]
+        assert entries[0]["at"] >= entries[1]["at"] >= entries[2]["at"] >= entries[3]["at"]
         assert set(entries[0]) == {"id", "subject", "method", "path", "statusCode", "requestId", "at"}
 
         paged = (await http.get("/v1/audit?page=2&limit=2")).json()
-        assert [e["method"] for e in paged["data"]] == ["POST"]
+        assert [e["method"] for e in paged["data"]] == ["PATCH", "POST"]
         later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
         assert (await http.get("/v1/audit", params={"from": later})).json()["data"] == []
-        assert len((await http.get("/v1/audit", params={"to": later})).json()["data"]) == 3
+        assert len((await http.get("/v1/audit", params={"to": later})).json()["data"]) == 4
 
     async with api_client_for(None, tenant="globex") as other:
         assert (await other.post("/v1/templates", json=SMS)).status_code == 201
