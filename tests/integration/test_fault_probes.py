@@ -79,9 +79,11 @@ async def _served(settings: Settings, database_url: str) -> AsyncIterator[str]:
     """The app behind a real uvicorn socket, so a connection's keep-alive can be watched."""
     resources = AppResources.from_settings(settings, database_url=database_url, jwt_secret=TEST_JWT_SECRET)
     port = find_free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(resources), host="127.0.0.1", port=port, log_level="warning")
+    # No log config: uvicorn would otherwise set its loggers' levels for the rest of the test session.
+    config = uvicorn.Config(
+        create_app(resources), host="127.0.0.1", port=port, log_config=None, access_log=False
     )
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     try:
 
