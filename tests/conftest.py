@@ -101,8 +101,8 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
-@pytest_asyncio.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+@asynccontextmanager
+async def _time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server_path(), data_converter=pydantic_data_converter
     )
@@ -117,8 +117,28 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
             search_attributes={name: kinds[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
         )
     )
-    yield env
-    await env.shutdown()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    async with _time_skipping_server() as env:
+        yield env
+
+
+@pytest_asyncio.fixture
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server for one test whose timers must fire on their own.
+
+    The server moves its clock only when every workflow on it is idle, and a workflow task nobody
+    polls (an enrollment a test started with no worker) is never idle: on the shared server, a test
+    waiting hours of workflow time could stall behind what an earlier test left.
+    """
+    async with _time_skipping_server() as env:
+        yield env
 
 
 async def start_dev_server(*extra_args: str) -> WorkflowEnvironment:

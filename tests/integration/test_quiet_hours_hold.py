@@ -61,13 +61,13 @@ def patch_ids(events: list[Any]) -> list[str]:
 
 async def test_the_interpreter_holds_a_night_send_in_a_wait_that_signals_reach(
     api_client_for: ApiClientFor,
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
     run_worker: RunWorker,
     smtp_sink: SmtpSink,
 ) -> None:
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     # Quiet hours (UTC) that started two minutes ago on the server's clock and end three hours later.
-    now = (await time_skipping_env.get_current_time()).astimezone(UTC)
+    now = (await own_time_skipping_env.get_current_time()).astimezone(UTC)
     window_start = (now - timedelta(minutes=2)).replace(second=0, microsecond=0)
     window_end = window_start + timedelta(hours=3)
     quiet = {"start": window_start.strftime("%H:%M"), "end": window_end.strftime("%H:%M")}
@@ -80,7 +80,7 @@ async def test_the_interpreter_holds_a_night_send_in_a_wait_that_signals_reach(
         # Bought during the night: the interpreter buffers it, and the wait after the send takes it.
         purchase = EventRecord(id="night-purchase", name="purchase", timestamp=datetime.now(UTC))
         await handle.signal("event", EventSignal(event=purchase))
-        result = await result_skipping_time(time_skipping_env, handle)
+        result = await result_skipping_time(own_time_skipping_env, handle)
         after = await live(handle)
         events = list((await handle.fetch_history()).events)
         await save_history(handle, "interpreter_quiet_hours_hold")
