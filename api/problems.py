@@ -127,7 +127,7 @@ async def _database_error(_: Request, exc: Exception) -> JSONResponse:
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
 # asyncpg's names for the same, for errors that carry no SQLSTATE (the socket went away).
 _UNAVAILABLE_DRIVER_ERRORS = frozenset(
-    {"ConnectionDoesNotExistError", "ConnectionFailureError", "PostgresConnectionError", "InterfaceError"}
+    {"ConnectionDoesNotExistError", "ConnectionFailureError", "PostgresConnectionError"}
 )
 
 

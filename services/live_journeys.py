@@ -42,10 +42,12 @@ class VersionCache:
         self._parsed: OrderedDict[VersionKey, tuple[str, JourneyDefinition]] = OrderedDict()
 
     async def get_many(
-        self, session: AsyncSession, keys: list[VersionKey]
+        self, session: AsyncSession, keys: list[VersionKey], digests: dict[VersionKey, str] | None = None
     ) -> dict[VersionKey, JourneyDefinition]:
+        """`digests`: the stored definitions' digests when the caller just read them (not read again)."""
         triggers = TriggerRepository(session)
-        digests = await triggers.digests(keys) if keys else {}
+        if digests is None:
+            digests = await triggers.digests(keys) if keys else {}
         stale = [k for k, digest in digests.items() if k not in self._parsed or self._parsed[k][0] != digest]
         if stale:
             for key, (digest, raw) in (await triggers.definitions(stale)).items():
@@ -82,7 +84,8 @@ class LiveTriggers:
         cached = self._tenants.get(tenant_id)
         if cached is not None and cached.fingerprint == published:
             return cached.by_event
-        definitions = await self._versions.get_many(session, [(j, v) for j, v, _, _ in published])
+        digests = {(j, v): digest for j, v, _, digest in published}
+        definitions = await self._versions.get_many(session, list(digests), digests)
         by_event: dict[str, list[LiveVersion]] = {}
         for journey_id, version, name, _ in published:
             definition = definitions.get((journey_id, version))

@@ -258,17 +258,14 @@ class SegmentAssignmentRow(Row):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class StepRollupRow(Row):
-    """Exact step counters per (journey, version, node, UTC hour, status, branch); see migration 0007."""
-
-    __tablename__ = "step_rollups"
+class _StepCounters:
+    """What both rollup grains hold per cell: the key but its time bucket, and the exact counters."""
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     journey_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     node_type: Mapped[str] = mapped_column(String(32), primary_key=True)
-    bucket_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     branch: Mapped[str] = mapped_column(String(64), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -276,6 +273,22 @@ class StepRollupRow(Row):
     duration_sum_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_min_ms: Mapped[int | None] = mapped_column(BigInteger)
     duration_max_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StepRollupRow(_StepCounters, Row):
+    """Exact step counters per (journey, version, node, UTC hour, status, branch); see migration 0007."""
+
+    __tablename__ = "step_rollups"
+
+    bucket_hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+
+
+class StepRollupDailyRow(_StepCounters, Row):
+    """The `step_rollups` cells summed per UTC day (migration 0011): same key, `bucket_day` for the hour."""
+
+    __tablename__ = "step_rollups_daily"
+
+    bucket_day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
 
 
 class AuditRow(Row):

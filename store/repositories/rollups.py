@@ -31,37 +31,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, String, Table, cast, func, select, tuple_
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy import BigInteger, ColumnElement, Table, cast, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.interpreter import StepRecord
-from store.rows import EnrollmentRow, EnrollmentStepRow, Row, StepRollupRow
+from store.rows import EnrollmentRow, EnrollmentStepRow, StepRollupDailyRow, StepRollupRow
 
 NO_BRANCH = ""
 HOUR = timedelta(hours=1)
 _MS = timedelta(milliseconds=1)
-
-
-class StepRollupDailyRow(Row):
-    """The `step_rollups` cells summed per UTC day (migration 0011): same key, `bucket_day` for the hour."""
-
-    __tablename__ = "step_rollups_daily"
-
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    journey_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    node_type: Mapped[str] = mapped_column(String(32), primary_key=True)
-    bucket_day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), primary_key=True)
-    branch: Mapped[str] = mapped_column(String(64), primary_key=True)
-    count: Mapped[int] = mapped_column(BigInteger, default=0)
-    duration_count: Mapped[int] = mapped_column(BigInteger, default=0)
-    duration_sum_ms: Mapped[int] = mapped_column(BigInteger, default=0)
-    duration_min_ms: Mapped[int | None] = mapped_column(BigInteger)
-    duration_max_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 def _utc(moment: datetime) -> datetime:
