@@ -284,7 +284,12 @@ class Composer:
         *,
         shown: str | None = None,
     ) -> OutboundMessage:
-        context = {"traits": dict(traits), "customer": {"id": request.customer_id, **traits}}
+        # The enrollment context first: `traits` and `customer` are the profile as read now.
+        context = {
+            **request.context,
+            "traits": dict(traits),
+            "customer": {"id": request.customer_id, **traits},
+        }
         try:
             subject = (
                 self._renderer.render(subject_source, context, what="subject") if subject_source else None

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from domain.definition import ExitCriteria, GoalConfig
-from domain.rules import Rule, evaluate_rules, lookup
+from domain.rules import Rule, evaluate_rules, lookup, unresolved_paths
 from domain.wire import WireModel
 
 EventType = Literal["track", "identify", "page", "screen", "group", "alias"]
@@ -42,19 +42,27 @@ def event_document(event: EventRecord) -> dict[str, Any]:
     }
 
 
-def matches(event: EventRecord, name: str, rules: Sequence[Rule]) -> bool:
-    """A named event whose properties satisfy every rule (`page` matches page events)."""
+def matches(
+    event: EventRecord, name: str, rules: Sequence[Rule], context: Mapping[str, Any] | None = None
+) -> bool:
+    """A named event whose properties satisfy every rule (`page` matches page events); a rule's
+    `valueFrom` reads `context` (the caller has checked that its paths resolve)."""
     by_type = name in NAMED_BY_TYPE
     named = event.type == name if by_type else (event.type == "track" and event.name == name)
-    return named and evaluate_rules(list(rules), event_document(event))
+    return named and evaluate_rules(list(rules), event_document(event), "AND", context)
 
 
-def exit_criteria_met(criteria: ExitCriteria | None, event: EventRecord) -> str | None:
-    """The exit event's name when this event exits the enrollment, else None."""
+def exit_criteria_met(
+    criteria: ExitCriteria | None, event: EventRecord, context: Mapping[str, Any] | None = None
+) -> str | None:
+    """The exit event's name when this event exits the enrollment, else None. An exit rule whose
+    `valueFrom` does not resolve in the enrollment's context does not match (it is not a step to fail)."""
     if criteria is None:
         return None
     for exit_event in criteria.events:
-        if matches(event, exit_event.event, exit_event.rules):
+        if unresolved_paths(exit_event.rules, context or {}):
+            continue
+        if matches(event, exit_event.event, exit_event.rules, context):
             return exit_event.event
     return None
 

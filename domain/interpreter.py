@@ -41,6 +41,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from domain.context import ContextEvent, JourneyRef, context_document, why_unresolved
 from domain.definition import JourneyDefinition, Node
 from domain.events import (
     EventRecord,
@@ -108,6 +109,24 @@ class JourneyState(WireModel):
     seen_event_ids: list[str] = Field(default_factory=list)
     buffered_events: list[EventRecord] = Field(default_factory=list)
     last_event: EventRecord | None = None
+    # The enrollment context (`domain.context`): the entry event, the last event a WAIT_FOR_EVENT
+    # matched, and the journey's name and version (its id is `journey_id`).
+    entry: ContextEvent | None = None
+    matched_event: ContextEvent | None = None
+    journey_name: str = ""
+    journey_version: int = 0
+
+    def context(self) -> dict[str, Any]:
+        """`entry`, `event` and `journey` as templates and rules read them."""
+        journey = JourneyRef(id=self.journey_id, name=self.journey_name, version=self.journey_version)
+        return context_document(self.entry, self.matched_event, journey)
+
+    def unresolved_reason(self, path: str, node_id: str) -> str:
+        """Why `path` stops the step at `node_id`, as operators read it."""
+        why = why_unresolved(path, self.entry, self.matched_event)
+        return f"{node_id}: {path!r} does not resolve in this enrollment's context" + (
+            f" ({why})" if why else ""
+        )
 
 
 # ---- inputs ------------------------------------------------------------------------------------
@@ -235,8 +254,21 @@ BLOCKING = (SendMessage, ReadProfile, UpdateProfile, Wait)
 _TIMED: tuple[Awaiting, ...] = ("time", "event", "quiet_hours")
 
 
-def initial_state(enrollment_id: str, journey_id: str = "", customer_id: str = "") -> JourneyState:
-    return JourneyState(enrollment_id=enrollment_id, journey_id=journey_id, customer_id=customer_id)
+def initial_state(
+    enrollment_id: str,
+    journey_id: str = "",
+    customer_id: str = "",
+    *,
+    journey_name: str = "",
+    journey_version: int = 0,
+) -> JourneyState:
+    return JourneyState(
+        enrollment_id=enrollment_id,
+        journey_id=journey_id,
+        customer_id=customer_id,
+        journey_name=journey_name,
+        journey_version=journey_version,
+    )
 
 
 def step(
@@ -245,17 +277,23 @@ def step(
     event: AnyInput,
     *,
     hold_quiet_hours: bool = True,
+    legacy_context: bool = False,
 ) -> tuple[JourneyState, list[AnyCommand]]:
     """Apply one input; return the new state and the commands to carry out, in order.
 
     `hold_quiet_hours=False` leaves a SEND inside the journey's quiet hours to the caller, as the
     enrollment workflow did before the interpreter held them (histories recorded then replay so).
+    `legacy_context=True` has CONDITION rules read what they read before the enrollment context
+    (`event` the last event received, no `entry`/`journey`), for histories recorded then.
     """
     state = state.model_copy(deep=True)
     commands: list[AnyCommand] = []
     if state.status != "ACTIVE":
         return state, commands
-    _Machine(definition, state, commands, hold_quiet_hours=hold_quiet_hours).apply(event)
+    machine = _Machine(
+        definition, state, commands, hold_quiet_hours=hold_quiet_hours, legacy_context=legacy_context
+    )
+    machine.apply(event)
     if state.status == "ACTIVE" and not any(isinstance(c, BLOCKING) for c in commands):
         commands.append(blocking_command(definition, state))
     return state, commands
@@ -308,11 +346,13 @@ class _Machine:
         commands: list[AnyCommand],
         *,
         hold_quiet_hours: bool,
+        legacy_context: bool = False,
     ) -> None:
         self.definition = definition
         self.state = state
         self.commands = commands
         self.holds_quiet_hours = hold_quiet_hours
+        self.legacy_context = legacy_context
 
     # ---- dispatch -----------------------------------------------------------------------------
 
@@ -347,6 +387,7 @@ class _Machine:
             self.state.goal_deadline = event.now + timedelta(days=goal.deadline)
         if event.trigger_event is not None:
             self._remember(event.trigger_event)
+            self.state.entry = ContextEvent.of(event.trigger_event)
         self._enter(self.definition.trigger().id, event.now)
 
     def _profile_read(self, event: ProfileRead) -> None:
@@ -373,7 +414,7 @@ class _Machine:
         if event.id in state.seen_event_ids:
             return
         self._remember(event)
-        exit_event = exit_criteria_met(self.definition.exit_criteria, event)
+        exit_event = exit_criteria_met(self.definition.exit_criteria, event, state.context())
         if exit_event is not None:
             self._exit(now, f"exit criteria: {exit_event}")
             return

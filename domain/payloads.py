@@ -106,6 +106,8 @@ class SendRequest(WireModel):
     frequency_caps: list[FrequencyCap] = Field(default_factory=list)
     quiet_hours: QuietHours | None = None
     timezone: str | None = None
+    # The enrollment context templates render with (`entry`, `event`, `journey`; `domain.context`).
+    context: dict[str, Any] = Field(default_factory=dict)
 
 
 class SendResult(WireModel):

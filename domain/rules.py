@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pydantic import Field
+
 from domain.wire import WireModel
 
 Operator = Literal[
@@ -33,6 +35,16 @@ class Rule(WireModel):
     field: str
     operator: Operator = "eq"
     value: Any = None
+    # Compare with a value from the enrollment's context instead of `value` (`entry.properties.cartId`):
+    # in CONDITION, WAIT_FOR_EVENT and exit criteria rules only (`domain.context`).
+    value_from: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+def unresolved_paths(rules: list[Rule], context: Mapping[str, Any]) -> list[str]:
+    """The `valueFrom` paths of `rules` that `context` does not have."""
+    return [
+        r.value_from for r in rules if r.value_from is not None and lookup(context, r.value_from) is _MISSING
+    ]
 
 
 def lookup(document: Mapping[str, Any], dotted_path: str) -> Any:
@@ -70,7 +82,22 @@ def _compare(actual: Any, expected: Any, op: str) -> bool:
         return False
 
 
-def evaluate_rule(rule: Rule, document: Mapping[str, Any]) -> bool:
+class UnresolvedValueError(ValueError):
+    """A rule's `valueFrom` names a path its context does not have."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(path)
+
+
+def evaluate_rule(rule: Rule, document: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> bool:
+    """Whether `document` satisfies `rule`; a `valueFrom` reads its value from `context` and raises
+    `UnresolvedValueError` when the path is not there (never compared as a blank)."""
+    expected = rule.value
+    if rule.value_from is not None:
+        expected = lookup(context or {}, rule.value_from)
+        if expected is _MISSING:
+            raise UnresolvedValueError(rule.value_from)
     actual = lookup(document, rule.field)
     op = rule.operator
     if op == "exists":
@@ -81,7 +108,6 @@ def evaluate_rule(rule: Rule, document: Mapping[str, Any]) -> bool:
         return actual is not _MISSING and actual is not None
     if actual is _MISSING:
         return op in ("ne", "notIn")
-    expected = rule.value
     if op == "eq":
         return bool(actual == expected)
     if op == "ne":
@@ -105,9 +131,12 @@ def evaluate_rule(rule: Rule, document: Mapping[str, Any]) -> bool:
 
 
 def evaluate_rules(
-    rules: list[Rule], document: Mapping[str, Any], combinator: Literal["AND", "OR"] = "AND"
+    rules: list[Rule],
+    document: Mapping[str, Any],
+    combinator: Literal["AND", "OR"] = "AND",
+    context: Mapping[str, Any] | None = None,
 ) -> bool:
     if not rules:
         return True
-    results = (evaluate_rule(rule, document) for rule in rules)
+    results = (evaluate_rule(rule, document, context) for rule in rules)
     return all(results) if combinator == "AND" else any(results)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from domain.definition import JourneyDefinition, Node, TriggerNode
+from domain.context import VALUE_ROOTS
+from domain.definition import ConditionNode, JourneyDefinition, Node, TriggerNode, WaitForEventNode
 from domain.errors import FieldIssue
 from domain.nodes import kind_of, labels
+from domain.rules import Rule
 
 
 def expected_labels(node: Node) -> set[str]:
@@ -67,6 +69,7 @@ def validate_graph(definition: JourneyDefinition) -> list[FieldIssue]:
             )
         issues.extend(FieldIssue(("nodes", i, *loc), msg) for loc, msg in kind_of(node).issues(node))
 
+    issues.extend(_value_from_issues(definition))
     if len(triggers) == 1:
         issues.extend(_reachability(definition, index_of, outgoing))
     issues.extend(_cycles_without_wait(definition, index_of, outgoing))
@@ -132,4 +135,39 @@ def _cycles_without_wait(
     for node in definition.nodes:
         if node.id not in waiting and colour[node.id] == white:
             visit(node.id)
+    return issues
+
+
+def _value_from_issues(definition: JourneyDefinition) -> list[FieldIssue]:
+    """`valueFrom` only where an enrollment context exists, and only from roots it has there."""
+    issues: list[FieldIssue] = []
+
+    def check(rules: list[Rule], at: tuple[str | int, ...], roots: tuple[str, ...]) -> None:
+        for j, rule in enumerate(rules):
+            if rule.value_from is None:
+                continue
+            root = rule.value_from.split(".", 1)[0]
+            where = (*at, j, "valueFrom")
+            if not roots:
+                issues.append(
+                    FieldIssue(where, "valueFrom is for CONDITION, WAIT_FOR_EVENT and exit criteria rules")
+                )
+            elif root not in roots:
+                known = ", ".join(roots)
+                issues.append(FieldIssue(where, f"unknown context root {root!r}; one of: {known}"))
+
+    in_events = tuple(r for r in VALUE_ROOTS if r != "traits")  # an event rule reads no profile
+    for i, node in enumerate(definition.nodes):
+        at: tuple[str | int, ...] = ("nodes", i, "config")
+        if isinstance(node, ConditionNode):
+            check(node.config.rules, (*at, "rules"), VALUE_ROOTS)
+            for b, branch in enumerate(node.config.branches or []):
+                check(branch.rules, (*at, "branches", b, "rules"), VALUE_ROOTS)
+        elif isinstance(node, WaitForEventNode):
+            check(node.config.rules, (*at, "rules"), in_events)
+        elif isinstance(node, TriggerNode):
+            check(node.config.rules, (*at, "rules"), ())
+    if definition.exit_criteria is not None:
+        for e, exit_event in enumerate(definition.exit_criteria.events):
+            check(exit_event.rules, ("exitCriteria", "events", e, "rules"), in_events)
     return issues

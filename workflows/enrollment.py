@@ -94,6 +94,8 @@ QUIET_HOURS_PATCH = "quiet-hours-v1"
 # Asked only when the interpreter holds a send, so enrollments that never meet quiet hours record no
 # marker. Histories recorded before it replay with the shell's hold (QUIET_HOURS_PATCH, in `_send`).
 INTERPRETER_QUIET_HOURS_PATCH = "interpreter-quiet-hours-v1"
+# Patch: CONDITION rules read the enrollment context (`domain.context`); see `_step`.
+ENROLLMENT_CONTEXT_PATCH = "enrollment-context-v1"
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -106,7 +108,13 @@ class EnrollmentWorkflow:
     @workflow.init
     def __init__(self, input: EnrollmentInput) -> None:
         self._input = input
-        self._state = input.state or initial_state(input.enrollment_id, input.journey_id, input.customer_id)
+        self._state = input.state or initial_state(
+            input.enrollment_id,
+            input.journey_id,
+            input.customer_id,
+            journey_name=input.journey_name,
+            journey_version=input.version,
+        )
         # Step records not yet written to the projection; they ride on the next activity.
         self._pending: list[StepRecord] = []
         self._last_written: EnrollmentSnapshot | None = None
@@ -208,6 +216,13 @@ class EnrollmentWorkflow:
     def _step(self, outcome: AnyInput) -> tuple[JourneyState, list[AnyCommand]]:
         definition = self._input.definition
         state, commands = step(definition, self._state, outcome)
+        if isinstance(outcome, ProfileRead):
+            # A CONDITION decides here. Asked only when its rules read the context differently from
+            # before it (`event` the last matched event, `entry`, `journey`), so only such enrollments
+            # record the marker; histories from before it replay with what rules read then.
+            legacy = step(definition, self._state, outcome, legacy_context=True)
+            if legacy[1] != commands and not workflow.patched(ENROLLMENT_CONTEXT_PATCH):
+                state, commands = legacy
         if state.awaiting == "quiet_hours" and not workflow.patched(INTERPRETER_QUIET_HOURS_PATCH):
             # Recorded before the interpreter held sends: the same input without its hold (the
             # interpreter is pure, so asking again is free); `_send` holds the send instead.
@@ -246,6 +261,7 @@ class EnrollmentWorkflow:
             config=command.config,
             progress=batch,
             frequency_caps=settings.frequency_caps,
+            context={**command.context, "journey": self._journey_context()},
         )
         if self._shell_holds_quiet_hours and settings.quiet_hours is not None:
             # As histories from before INTERPRETER_QUIET_HOURS_PATCH recorded it (the activity ignores it).
@@ -412,6 +428,10 @@ class EnrollmentWorkflow:
             retry_policy=STORE_RETRY,
             summary=summary,
         )
+
+    def _journey_context(self) -> dict[str, Any]:
+        source = self._input
+        return {"id": source.journey_id, "name": source.journey_name, "version": source.version}
 
     # ---- projection bookkeeping ---------------------------------------------------------------
 

@@ -86,6 +86,11 @@ class Run(Protocol):
         """Whether a SEND inside the journey's quiet hours waits for their end here (see `step`)."""
         ...
 
+    @property
+    def legacy_context(self) -> bool:
+        """Whether CONDITION rules read what they read before the enrollment context (see `step`)."""
+        ...
+
     def block(self, awaiting: Awaiting, deadline: datetime | None = None) -> None:
         """The open step now waits on something outside: record it as ACTIVE."""
 

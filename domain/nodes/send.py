@@ -3,6 +3,10 @@
 Outcomes `sent` and `suppressed` continue; `failed` follows `onFailure`: `fail` (the default) fails the
 enrollment, `skip` records the step SKIPPED and continues.
 
+Templates render with `traits`, `customer`, and the enrollment context: `entry`, `event`, `journey`
+(`domain.context`). A variable that does not resolve fails the send with the path named, and `onFailure`
+decides (a message never goes out with a blank where the product name should be).
+
 Quiet hours (`settings.quietHours`, read in the journey's `timezone`): a SEND entered inside the window
 does not send; its step waits (`quiet_hours`) until the window ends, then sends. The wait is an ordinary
 deadline, so the goal deadline coming first abandons the enrollment as it would in any wait, and exits,
@@ -13,9 +17,9 @@ it would cost every send a profile read.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from domain.nodes.base import NodeBase, NodeKind, Run, StepStatus, idempotency_key
 from domain.schedule import quiet_hours_end, resolve_zone
@@ -60,6 +64,8 @@ class SendMessage(WireModel):
     visit: int
     idempotency_key: str
     config: SendConfig
+    # The enrollment context templates render with besides the customer (`entry`, `event`, `journey`).
+    context: dict[str, Any] = Field(default_factory=dict)
 
 
 def quiet_until(run: Run, now: datetime) -> datetime | None:
@@ -91,6 +97,7 @@ class SendKind(NodeKind[SendNode]):
             visit=visit,
             idempotency_key=idempotency_key(state.enrollment_id, node.id, visit),
             config=node.config,
+            context=state.context(),
         )
 
     def wait_label(self, node: SendNode, state: JourneyState) -> str:
