@@ -101,6 +101,7 @@ ENROLLMENT: Final[dict[str, Any]] = {
     "version": 1,
     "customerId": "customer_456",
     "entryNumber": 1,
+    "entryKey": None,
     "status": "ACTIVE",
     "converted": False,
     "currentStepId": "n2",

@@ -3,6 +3,10 @@
 Workflow ids are what operators read in the Temporal UI, so they stay readable; a customer id
 that looks like an email address or phone number is replaced by a stable hash before it goes
 anywhere near Temporal (ids, search attributes, summaries).
+
+A keyed entry (an EVENT trigger's `entryKey`, see `domain.entry_keys`) adds its key to both ids, as a
+hash in the workflow id (a key may be anything the event carries); an unkeyed entry (`entry_key` "")
+has the ids it always had, so running enrollments keep theirs.
 """
 
 from __future__ import annotations
@@ -24,11 +28,24 @@ def customer_key(customer_id: str) -> str:
     return customer_id
 
 
-def enrollment_workflow_id(tenant_id: str, journey_id: str, customer_id: str, entry_number: int) -> str:
-    return f"enrollment:{tenant_id}:{journey_id}:{customer_key(customer_id)}:{entry_number}"
+def entry_key_hash(entry_key: str) -> str:
+    """The key as it may appear in Temporal: never itself (a key may be an email, an order number…)."""
+    return "k-" + hashlib.sha256(entry_key.encode()).hexdigest()[:16]
 
 
-def enrollment_id(tenant_id: str, journey_id: str, customer_id: str, entry_number: int) -> str:
-    """Stable id of one entry of one customer into one journey: a retried entry finds itself."""
+def enrollment_workflow_id(
+    tenant_id: str, journey_id: str, customer_id: str, entry_number: int, entry_key: str = ""
+) -> str:
+    """`enrollment:{tenant}:{journey}:{customer}:{n}`; keyed: `…:{customer}:k-{key hash}:{n}`."""
+    keyed = f"{entry_key_hash(entry_key)}:" if entry_key else ""
+    return f"enrollment:{tenant_id}:{journey_id}:{customer_key(customer_id)}:{keyed}{entry_number}"
+
+
+def enrollment_id(
+    tenant_id: str, journey_id: str, customer_id: str, entry_number: int, entry_key: str = ""
+) -> str:
+    """Stable id of one entry of one customer (and key) into one journey: a retried entry finds itself."""
     key = f"{tenant_id}|{journey_id}|{customer_id}|{entry_number}"
+    if entry_key:
+        key += "|k-" + hashlib.sha256(entry_key.encode()).hexdigest()
     return str(uuid.uuid5(_ENROLLMENT_NAMESPACE, key))

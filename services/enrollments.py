@@ -70,12 +70,16 @@ class EnrollmentService:
         customer_id: str,
         *,
         trigger_event: EventRecord | None = None,
+        entry_key: str = "",
+        entry_key_path: str | None = None,
     ) -> EntryOutcome:
         """Enter a customer once; a retry of the same entry returns it instead of a second one.
 
         `journey`: its id, or the live version the caller already holds (a trigger lookup, an audience
         page), which is then not read and parsed again while it is still the live one.
         Re-entry: off → once ever; on → after the previous enrollment ended and its cooldown passed.
+        A keyed entry (`entry_key`, read at the trigger's `entry_key_path`) applies these rules to the
+        customer's enrollments with the same key only: another key enters in parallel.
         The journey's status is read at entry time, in this transaction.
         """
         journey_id = journey.journey_id if isinstance(journey, LiveVersion) else journey
@@ -87,7 +91,7 @@ class EnrollmentService:
         else:
             live = await self._definition(tenant_id, row, row.version)
 
-        previous = await self._enrollments.latest_for_customer(tenant_id, journey_id, customer_id)
+        previous = await self._enrollments.latest_for_customer(tenant_id, journey_id, customer_id, entry_key)
         if previous is not None and previous.status == "ACTIVE":
             # Re-issued start (a retry, or a workflow lost with a restored Temporal database): the
             # enrollment keeps the version it entered on, even after a newer one was published.
@@ -104,8 +108,8 @@ class EnrollmentService:
         entry_number = previous.entry_number + 1 if previous is not None else 1
         await self._customers.ensure_exists(tenant_id, customer_id)
         now = datetime.now(UTC)
-        workflow_id = enrollment_workflow_id(tenant_id, str(journey_id), customer_id, entry_number)
-        new_id = uuid.UUID(enrollment_id(tenant_id, str(journey_id), customer_id, entry_number))
+        workflow_id = enrollment_workflow_id(tenant_id, str(journey_id), customer_id, entry_number, entry_key)
+        new_id = uuid.UUID(enrollment_id(tenant_id, str(journey_id), customer_id, entry_number, entry_key))
         inserted = await self._enrollments.insert_if_absent(
             {
                 "id": new_id,
@@ -118,6 +122,8 @@ class EnrollmentService:
                 "status": "ACTIVE",
                 "converted": False,
                 "enrolled_at": now,
+                "entry_key": entry_key,
+                "entry_key_path": entry_key_path if entry_key else None,
             }
         )
         # Not inserted: a concurrent entry made the same one first; answer with it.
@@ -156,19 +162,20 @@ class EnrollmentService:
             raise ConflictError(refusal)
 
     async def exit_customer(self, tenant_id: str, journey_id: uuid.UUID, customer_id: str) -> None:
-        """Exit the customer's open enrollment at once (even mid-wait); a finished one stays as is."""
+        """Exit the customer's open enrollments at once (even mid-wait; a keyed journey may hold one per
+        key value); finished ones stay as they are."""
         await self._journeys.get(tenant_id, journey_id)
-        row = await self._enrollments.latest_for_customer(tenant_id, journey_id, customer_id)
-        if row is None:
+        rows = await self._enrollments.active_in_journey(tenant_id, journey_id, customer_id)
+        if not rows and not await self._enrollments.customer_entered(tenant_id, journey_id, customer_id):
             raise NotFoundError("enrollment of customer", customer_id)
-        if row.status != "ACTIVE":
-            return
-        gateway, workflow_id = self._gateway, row.workflow_id
+        gateway = self._gateway
+        for row in rows:
+            workflow_id = row.workflow_id
 
-        async def signal_exit() -> None:
-            await gateway.signal(workflow_id, SIGNAL_EXIT, ControlSignal(reason="exited by API"))
+            async def signal_exit(workflow_id: str = workflow_id) -> None:
+                await gateway.signal(workflow_id, SIGNAL_EXIT, ControlSignal(reason="exited by API"))
 
-        self._uow.after_commit(signal_exit, phase="signals")
+            self._uow.after_commit(signal_exit, phase="signals")
 
     def _start_after_commit(
         self,

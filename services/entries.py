@@ -2,7 +2,9 @@
 
 Every entry goes through `EnrollmentService.enroll` (status, re-entry and cooldown rules); an entry those
 rules refuse is not an error here, just not made. A journey whose settings keep anonymous customers out
-(`allowAnonymous` false, the default) never enters a customer known only by an anonymousId.
+(`allowAnonymous` false, the default) never enters a customer known only by an anonymousId. An EVENT
+trigger with `entryKey` enters per key value (`domain.entry_keys`); an event without one does not enter.
+Event ingestion decides a batch's event entries itself (`services.ingestion`), by the same rules.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 from domain.definition import JourneyDefinition
+from domain.entry_keys import entry_key_of
 from domain.errors import ConflictError
 from domain.events import EventRecord, matches
 from services.enrollments import EnrollmentService
@@ -59,12 +62,24 @@ class JourneyEntries:
         anonymous: bool,
         trigger_event: EventRecord | None = None,
     ) -> EnrollmentRow | None:
-        """The new enrollment, or None when the customer did not enter (rules, or already in it)."""
+        """The new enrollment, or None when the customer did not enter (rules, or already in it; an
+        event without a key value for a keyed trigger)."""
         if anonymous and not journey.definition.settings.allow_anonymous:
             return None
+        path, entry_key = journey.trigger.entry_key, ""
+        if path is not None and trigger_event is not None:
+            found = entry_key_of(path, trigger_event)
+            if found is None:
+                return None
+            entry_key = found
         try:
             outcome = await self._enrollments.enroll(
-                tenant_id, journey, customer_id, trigger_event=trigger_event
+                tenant_id,
+                journey,
+                customer_id,
+                trigger_event=trigger_event,
+                entry_key=entry_key,
+                entry_key_path=path,
             )
         except ConflictError:
             return None

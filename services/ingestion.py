@@ -7,11 +7,13 @@
    `traits` / `context.traits` on any call — Segment destinations do the same), record identifiers;
 4. enter every published journey whose EVENT trigger matches (`services.live_journeys`: the
    tenant's triggers are cached per process and re-checked once per batch), all entries of the batch
-   decided together (one lock, one read of the previous entries, one insert);
+   decided together (one lock, one read of the previous entries, one insert); a keyed trigger enters
+   per (customer, key value), its rules applied per key;
 5. re-evaluate the segments whose patterns a call can change; entering one enters its AUDIENCE journeys;
 6. signal the customer's ACTIVE enrollments with each call (not the ones it just started: those got
    it as their trigger event) — in order: an enrollment started by an earlier call of the batch gets
-   the later calls;
+   the later calls; a keyed enrollment (`entryKey`) only the calls with its key value or none at its
+   path (`domain.entry_keys`);
 7. write the workflow starts and signals to the dispatch outbox, in the same transaction
    (`services.dispatcher` carries them out, in order per customer, and never drops one).
 
@@ -26,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.events import EventRecord, EventType, matches
+from domain.entry_keys import entry_key_of, reaches
+from domain.events import EventRecord, EventType, event_document, matches
 from domain.ids import enrollment_id, enrollment_workflow_id
 from domain.lifecycle import accepts_entries
 from domain.payloads import EnrollmentInput, EventSignal
@@ -39,7 +42,7 @@ from services.segments import AssignmentService
 from services.temporal import EnrollmentGateway
 from services.uow import EnrollmentStart, UnitOfWork
 from store.repositories.customers import CustomerRepository
-from store.repositories.enrollments import EnrollmentRepository, LatestEntry, NewEnrollment
+from store.repositories.enrollments import EnrollmentRepository, EntryUnit, LatestEntry, NewEnrollment
 from store.repositories.events import EventRepository, NewEvent
 from store.repositories.identifiers import IdentifierRepository
 from store.repositories.outbox import OutboxEntry, OutboxRepository
@@ -237,7 +240,8 @@ class IngestionService:
         by_event = await self._live.event_journeys(self._uow.session, tenant_id)
         if not by_event:
             return
-        candidates: list[tuple[_Call, LiveVersion]] = []
+        # (call, journey, entry key): a keyed trigger enters per key value; a call without one does not.
+        candidates: list[tuple[_Call, LiveVersion, str]] = []
         for call in calls:
             for journey in by_event.get(trigger_name(call.record), ()):
                 trigger = journey.trigger
@@ -245,21 +249,28 @@ class IngestionService:
                     continue
                 if call.anonymous and not journey.definition.settings.allow_anonymous:
                     continue
-                candidates.append((call, journey))
+                entry_key = ""
+                if trigger.entry_key is not None:
+                    found = entry_key_of(trigger.entry_key, call.record)
+                    if found is None:
+                        continue
+                    entry_key = found
+                candidates.append((call, journey, entry_key))
         if not candidates:
             return
-        locked = await self._triggers.lock_for_entry(tenant_id, [j.journey_id for _, j in candidates])
-        previous: dict[tuple[uuid.UUID, str], LatestEntry] = await self._enrollments.latest_for_pairs(
-            tenant_id, [(j.journey_id, c.customer_id) for c, j in candidates]
+        locked = await self._triggers.lock_for_entry(tenant_id, [j.journey_id for _, j, _ in candidates])
+        previous: dict[EntryUnit, LatestEntry] = await self._enrollments.latest_for_keys(
+            tenant_id, [(j.journey_id, c.customer_id, k) for c, j, k in candidates]
         )
         planned: list[tuple[_Call, LiveVersion, NewEnrollment]] = []
-        for call, journey in candidates:
+        for call, journey, entry_key in candidates:
             status, live_version = locked.get(journey.journey_id, ("", 0))
             # A lifecycle change that committed after the trigger index was read wins.
             if not accepts_entries(status) or live_version != journey.version:
                 continue
-            key = (journey.journey_id, call.customer_id)
-            before = previous.get(key)
+            # Entry rules per key: the same key waits for its enrollment to end, another enters beside it.
+            unit = (journey.journey_id, call.customer_id, entry_key)
+            before = previous.get(unit)
             if before is not None and before.status == "ACTIVE":
                 continue
             if before is not None and reentry_refusal(
@@ -269,15 +280,19 @@ class IngestionService:
             number = before.entry_number + 1 if before is not None else 1
             journey_key = str(journey.journey_id)
             entry = NewEnrollment(
-                id=uuid.UUID(enrollment_id(tenant_id, journey_key, call.customer_id, number)),
+                id=uuid.UUID(enrollment_id(tenant_id, journey_key, call.customer_id, number, entry_key)),
                 journey_id=journey.journey_id,
                 version=journey.version,
                 customer_id=call.customer_id,
                 entry_number=number,
-                workflow_id=enrollment_workflow_id(tenant_id, journey_key, call.customer_id, number),
+                workflow_id=enrollment_workflow_id(
+                    tenant_id, journey_key, call.customer_id, number, entry_key
+                ),
                 entry_message_id=call.record.id,
+                entry_key=entry_key,
+                entry_key_path=journey.trigger.entry_key if entry_key else None,
             )
-            previous[key] = LatestEntry(number, "ACTIVE", None)
+            previous[unit] = LatestEntry(number, "ACTIVE", None)
             planned.append((call, journey, entry))
         created = await self._enrollments.insert_many(tenant_id, [p[2] for p in planned], now)
         for call, journey, entry in planned:
@@ -320,6 +335,7 @@ class IngestionService:
         for call in calls:
             starts = [self._enrollment_start(tenant_id, call, s) for s in call.started] + call.segment_starts
             entries.extend(start_entry(tenant_id, call.customer_id, start) for start in starts)
+            document: dict[str, Any] | None = None  # the call as keyed enrollments read it, built once
             for enrollment in active:
                 if enrollment.customer_id != call.customer_id:
                     continue
@@ -327,6 +343,11 @@ class IngestionService:
                 # earlier call of it (a call's own entries got it as their trigger event).
                 if started_by.get(enrollment.workflow_id, -1) >= call.index:
                     continue
+                # A keyed enrollment hears a call with its key value, or with none at its path.
+                if enrollment.entry_key_path is not None and enrollment.entry_key:
+                    document = document if document is not None else event_document(call.record)
+                    if not reaches(enrollment.entry_key_path, enrollment.entry_key, document):
+                        continue
                 entries.append(signal_entry(tenant_id, call.customer_id, enrollment.workflow_id, call.record))
                 call.signalled += 1
         return entries

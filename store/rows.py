@@ -78,6 +78,9 @@ class EnrollmentRow(Row):
     exit_reason: Mapped[str | None] = mapped_column(Text)
     converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     entry_message_id: Mapped[str | None] = mapped_column(String(200))
+    # Keyed entries (migration 0012): the key value ('' when unkeyed) and the trigger path it was read at.
+    entry_key: Mapped[str] = mapped_column(Text, server_default="")
+    entry_key_path: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

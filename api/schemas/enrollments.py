@@ -25,6 +25,9 @@ class EnrollmentOut(ApiModel):
     version: int
     customer_id: str
     entry_number: int
+    entry_key: str | None = Field(
+        description="The key value of a keyed entry (the EVENT trigger's `entryKey`); null when unkeyed"
+    )
     status: str
     converted: bool
     current_step_id: str | None
@@ -40,6 +43,7 @@ class EnrollmentOut(ApiModel):
             version=row.version,
             customer_id=row.customer_id,
             entry_number=row.entry_number,
+            entry_key=row.entry_key or None,
             status=row.status,
             converted=row.converted,
             current_step_id=row.current_step_id,

@@ -1,7 +1,9 @@
 """TRIGGER: where an enrollment enters; it passes straight through to its `next` step.
 
 How customers reach it (an event, a segment, by hand, on a schedule) is the entry service's business; the
-interpreter only opens and closes its step.
+interpreter only opens and closes its step. An EVENT trigger may name `entryKey`, a dotted path into the
+entry event (`properties.cartId`): each distinct key value of a customer is then its own enrollment
+(`domain.entry_keys` reads the key; a publish problem on any other trigger type).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from domain.nodes.base import NodeBase, NodeKind, Run
+from domain.nodes.base import Loc, NodeBase, NodeKind, Run
 from domain.rules import Rule
 from domain.wire import WireModel
 
@@ -24,6 +26,14 @@ class TriggerConfig(WireModel):
     rules: list[Rule] = Field(default_factory=list)
     segment_id: str | None = None
     cron: str | None = None
+    entry_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^.]+(\.[^.]+)*$",
+        description="EVENT only: a dotted path into the entry event (e.g. `properties.cartId`); each "
+        "distinct value is its own enrollment of the customer",
+    )
 
     @model_validator(mode="after")
     def _required_per_type(self) -> TriggerConfig:
@@ -43,6 +53,13 @@ class TriggerNode(NodeBase):
 
 class TriggerKind(NodeKind[TriggerNode]):
     node_class = TriggerNode
+
+    def issues(self, node: TriggerNode) -> list[tuple[Loc, str]]:
+        config = node.config
+        if config.entry_key is not None and config.trigger_type != "EVENT":
+            message = f"only an EVENT trigger may name an entryKey (this one is {config.trigger_type})"
+            return [(("config", "entryKey"), message)]
+        return []
 
     def enter(self, node: TriggerNode, run: Run, now: datetime) -> str | None:
         run.close(now, status="COMPLETED")

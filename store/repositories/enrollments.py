@@ -53,26 +53,28 @@ _ENROLLMENT_UPSERT = _enrollment_upsert()
 _STEP_UPSERT = _step_upsert()
 
 
-_LATEST_FOR_PAIRS = text(
+_LATEST_FOR_KEYS = text(
     """
-    SELECT DISTINCT ON (e.journey_id, e.customer_id)
-        e.journey_id, e.customer_id, e.entry_number, e.status, e.completed_at
+    SELECT DISTINCT ON (e.journey_id, e.customer_id, e.entry_key)
+        e.journey_id, e.customer_id, e.entry_key, e.entry_number, e.status, e.completed_at
     FROM enrollments e
-    JOIN unnest(CAST(:journey_ids AS uuid[]), CAST(:customer_ids AS varchar[])) AS k(journey_id, customer_id)
-      ON e.journey_id = k.journey_id AND e.customer_id = k.customer_id
+    JOIN unnest(
+        CAST(:journey_ids AS uuid[]), CAST(:customer_ids AS varchar[]), CAST(:entry_keys AS text[])
+    ) AS k(journey_id, customer_id, entry_key)
+      ON e.journey_id = k.journey_id AND e.customer_id = k.customer_id AND e.entry_key = k.entry_key
     WHERE e.tenant_id = :tenant_id
-    ORDER BY e.journey_id, e.customer_id, e.entry_number DESC
+    ORDER BY e.journey_id, e.customer_id, e.entry_key, e.entry_number DESC
     """
 )
 _INSERT_MANY = text(
     """
     INSERT INTO enrollments (tenant_id, status, converted, enrolled_at, id, journey_id, version,
-        customer_id, entry_number, workflow_id, entry_message_id)
+        customer_id, entry_number, workflow_id, entry_message_id, entry_key, entry_key_path)
     SELECT :tenant_id, 'ACTIVE', false, :enrolled_at, x.*
     FROM unnest(
         CAST(:ids AS uuid[]), CAST(:journey_ids AS uuid[]), CAST(:versions AS int[]),
         CAST(:customer_ids AS varchar[]), CAST(:entry_numbers AS int[]), CAST(:workflow_ids AS varchar[]),
-        CAST(:entry_message_ids AS varchar[])
+        CAST(:entry_message_ids AS varchar[]), CAST(:entry_keys AS text[]), CAST(:entry_key_paths AS text[])
     ) AS x
     ON CONFLICT DO NOTHING
     RETURNING id
@@ -80,16 +82,19 @@ _INSERT_MANY = text(
 )
 _ACTIVE_OF = text(
     """
-    SELECT id, customer_id, workflow_id FROM enrollments
+    SELECT id, customer_id, workflow_id, entry_key, entry_key_path FROM enrollments
     WHERE tenant_id = :tenant_id AND customer_id = ANY(CAST(:customer_ids AS varchar[])) AND status = 'ACTIVE'
     ORDER BY enrolled_at, id
     """
 )
 
+# (journey, customer, entry key): the entry rules' unit; the key is '' for an unkeyed entry.
+EntryUnit = tuple[uuid.UUID, str, str]
+
 
 @dataclass(frozen=True)
 class LatestEntry:
-    """The newest enrollment of one customer in one journey, as entry rules need it."""
+    """The newest enrollment of one customer (and entry key) in one journey, as entry rules need it."""
 
     entry_number: int
     status: str
@@ -105,6 +110,8 @@ class NewEnrollment:
     entry_number: int
     workflow_id: str
     entry_message_id: str | None
+    entry_key: str = ""  # '' when unkeyed
+    entry_key_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,8 @@ class ActiveEnrollment:
     id: uuid.UUID
     customer_id: str
     workflow_id: str
+    entry_key: str = ""
+    entry_key_path: str | None = None
 
 
 class EnrollmentRepository:
@@ -123,31 +132,32 @@ class EnrollmentRepository:
         statement = insert(EnrollmentRow).values(**values).on_conflict_do_nothing().returning(EnrollmentRow)
         return (await self._session.scalars(statement)).one_or_none()
 
-    async def latest_for_pairs(
-        self, tenant_id: str, pairs: Sequence[tuple[uuid.UUID, str]]
-    ) -> dict[tuple[uuid.UUID, str], LatestEntry]:
-        """The newest enrollment per (journey, customer), for many pairs in one query."""
-        if not pairs:
+    async def latest_for_keys(
+        self, tenant_id: str, units: Sequence[EntryUnit]
+    ) -> dict[EntryUnit, LatestEntry]:
+        """The newest enrollment per (journey, customer, entry key), for many in one query."""
+        if not units:
             return {}
-        unique = sorted(set(pairs))
+        unique = sorted(set(units))
         rows = await self._session.execute(
-            _LATEST_FOR_PAIRS,
+            _LATEST_FOR_KEYS,
             {
                 "tenant_id": tenant_id,
-                "journey_ids": [j for j, _ in unique],
-                "customer_ids": [c for _, c in unique],
+                "journey_ids": [j for j, _, _ in unique],
+                "customer_ids": [c for _, c, _ in unique],
+                "entry_keys": [k for _, _, k in unique],
             },
         )
         return {
-            (journey_id, str(customer_id)): LatestEntry(int(number), str(status), completed_at)
-            for journey_id, customer_id, number, status, completed_at in rows
+            (journey_id, str(customer_id), str(key)): LatestEntry(int(number), str(status), completed_at)
+            for journey_id, customer_id, key, number, status, completed_at in rows
         }
 
     async def insert_many(
         self, tenant_id: str, entries: Sequence[NewEnrollment], enrolled_at: datetime
     ) -> set[uuid.UUID]:
         """Insert new ACTIVE entries in one statement; the ids that were new (a concurrent entry of
-        the same customer, journey and entry number keeps the first)."""
+        the same customer, journey, entry key and entry number keeps the first)."""
         if not entries:
             return set()
         rows = await self._session.scalars(
@@ -162,6 +172,8 @@ class EnrollmentRepository:
                 "entry_numbers": [e.entry_number for e in entries],
                 "workflow_ids": [e.workflow_id for e in entries],
                 "entry_message_ids": [e.entry_message_id for e in entries],
+                "entry_keys": [e.entry_key for e in entries],
+                "entry_key_paths": [e.entry_key_path for e in entries],
             },
         )
         return set(rows)
@@ -175,7 +187,7 @@ class EnrollmentRepository:
         rows = await self._session.execute(
             _ACTIVE_OF, {"tenant_id": tenant_id, "customer_ids": sorted(set(customer_ids))}
         )
-        return [ActiveEnrollment(i, str(c), str(w)) for i, c, w in rows]
+        return [ActiveEnrollment(i, str(c), str(w), str(k), p) for i, c, w, k, p in rows]
 
     async def get(self, tenant_id: str, enrollment_id: uuid.UUID) -> EnrollmentRow | None:
         return await self._session.scalar(
@@ -185,19 +197,51 @@ class EnrollmentRepository:
         )
 
     async def latest_for_customer(
-        self, tenant_id: str, journey_id: uuid.UUID, customer_id: str
+        self, tenant_id: str, journey_id: uuid.UUID, customer_id: str, entry_key: str = ""
     ) -> EnrollmentRow | None:
+        """The customer's newest enrollment in the journey with this entry key ('': unkeyed)."""
         return await self._session.scalar(
             select(EnrollmentRow)
             .where(
                 EnrollmentRow.tenant_id == tenant_id,
                 EnrollmentRow.journey_id == journey_id,
                 EnrollmentRow.customer_id == customer_id,
+                EnrollmentRow.entry_key == entry_key,
             )
             .order_by(EnrollmentRow.entry_number.desc())
             .limit(1)
             .execution_options(populate_existing=True)
         )
+
+    async def active_in_journey(
+        self, tenant_id: str, journey_id: uuid.UUID, customer_id: str
+    ) -> list[EnrollmentRow]:
+        """The customer's ACTIVE enrollments in the journey, oldest first (one per entry key)."""
+        rows = await self._session.scalars(
+            select(EnrollmentRow)
+            .where(
+                EnrollmentRow.tenant_id == tenant_id,
+                EnrollmentRow.journey_id == journey_id,
+                EnrollmentRow.customer_id == customer_id,
+                EnrollmentRow.status == "ACTIVE",
+            )
+            .order_by(EnrollmentRow.enrolled_at, EnrollmentRow.id)
+            .execution_options(populate_existing=True)
+        )
+        return list(rows)
+
+    async def customer_entered(self, tenant_id: str, journey_id: uuid.UUID, customer_id: str) -> bool:
+        """Whether the customer ever entered the journey."""
+        found = await self._session.scalar(
+            select(EnrollmentRow.id)
+            .where(
+                EnrollmentRow.tenant_id == tenant_id,
+                EnrollmentRow.journey_id == journey_id,
+                EnrollmentRow.customer_id == customer_id,
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def list_for_journey(
         self,
