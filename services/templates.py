@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from delivery.rendering import Renderer, TemplateRenderError
+from domain.context import CONTEXT_ROOTS
 from domain.errors import ConflictError, FieldIssue, InvalidInputError, NotFoundError
 from services.uow import UnitOfWork
 from store.repositories.pagination import Page, PageRequest
@@ -39,6 +40,13 @@ def _check(channel: str, subject: str | None, body: str) -> None:
             _RENDERER.check(source, what=field)
         except TemplateRenderError as exc:
             issues.append(FieldIssue(("body", field), str(exc)))
+            continue
+        unknown = sorted(_RENDERER.roots(source) - set(CONTEXT_ROOTS))
+        if unknown:
+            known = ", ".join(CONTEXT_ROOTS)
+            issues.append(
+                FieldIssue(("body", field), f"unknown variable {unknown[0]!r}; templates read {known}")
+            )
     if issues:
         raise InvalidInputError(issues)
 

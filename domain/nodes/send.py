@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from domain.nodes.base import NodeBase, NodeKind, Run, StepStatus, idempotency_key
+from domain.nodes.base import Loc, NodeBase, NodeKind, Run, StepStatus, idempotency_key
 from domain.schedule import quiet_hours_end, resolve_zone
 from domain.wire import WireModel
 
@@ -77,8 +77,34 @@ def quiet_until(run: Run, now: datetime) -> datetime | None:
     return quiet_hours_end(now, quiet.start, quiet.end, resolve_zone(None, settings.timezone))
 
 
+def template_roots(source: str) -> set[str] | None:
+    """The variables an inline template reads from its context; None when it does not parse."""
+    from jinja2 import Environment, TemplateSyntaxError, meta
+
+    try:
+        return set(meta.find_undeclared_variables(Environment().parse(source)))
+    except TemplateSyntaxError:
+        return None
+
+
 class SendKind(NodeKind[SendNode]):
     node_class = SendNode
+
+    def issues(self, node: SendNode) -> list[tuple[Loc, str]]:
+        """An inline subject or body may read only the context's roots (`domain.context`)."""
+        from domain.context import CONTEXT_ROOTS
+
+        issues: list[tuple[Loc, str]] = []
+        for field, source in (("subject", node.config.subject), ("body", node.config.body)):
+            roots = template_roots(source) if source else set()
+            if roots is None:
+                issues.append((("config", field), f"the {field} template does not parse"))
+                continue
+            unknown = sorted(roots - set(CONTEXT_ROOTS))
+            if unknown:
+                known = ", ".join(CONTEXT_ROOTS)
+                issues.append((("config", field), f"unknown variable {unknown[0]!r}; templates read {known}"))
+        return issues
 
     def enter(self, node: SendNode, run: Run, now: datetime) -> str | None:
         until = quiet_until(run, now)

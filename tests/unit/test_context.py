@@ -112,9 +112,7 @@ def test_exit_criteria_may_compare_with_the_entry_event() -> None:
     rule = {"field": "properties.cartId", "operator": "eq", "valueFrom": "entry.properties.cartId"}
     journey = abandoned_cart(exitCriteria={"events": [{"event": "Cart Emptied", "rules": [rule]}]})
     state, _ = started(journey)
-    state, _ = step(
-        journey, state, EventReceived(now=T0, event=event("e1", "Cart Emptied", cartId="B"))
-    )
+    state, _ = step(journey, state, EventReceived(now=T0, event=event("e1", "Cart Emptied", cartId="B")))
     assert state.status == "ACTIVE"
     state, _commands = step(
         journey, state, EventReceived(now=T0, event=event("e2", "Cart Emptied", cartId="A"))
@@ -272,3 +270,14 @@ def test_a_template_path_the_context_lacks_is_named() -> None:
             "{% for k in entry.properties %}{{ k }}{% endfor %}{{ event.x }}", context, what="body"
         )
     assert renderer.roots("{% set a = 1 %}{{ a }}{{ entry.x }}{{ cart.y }}") == {"entry", "cart"}
+
+
+def test_publish_refuses_an_inline_template_reading_an_unknown_root() -> None:
+    bad = {"channel": "EMAIL", "subject": "Your {{ cart.id }}", "body": "{{ entry.properties.x }}"}
+    journey = graph(
+        [TRIGGER, {"id": "m", "type": "SEND", "config": bad}, {"id": "x", "type": "EXIT"}],
+        [("t", "m", "next"), ("m", "x", "next")],
+    )
+    issues = {issue.loc: issue.msg for issue in validate_for_publish(journey)}
+    assert issues == {("nodes", 1, "config", "subject"): issues[("nodes", 1, "config", "subject")]}
+    assert "unknown variable 'cart'" in issues[("nodes", 1, "config", "subject")]
