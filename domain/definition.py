@@ -111,8 +111,35 @@ class ExitEvent(WireModel):
     rules: list[Rule] = Field(default_factory=list)
 
 
+MAX_EXIT_SEGMENTS = 20
+
+
 class ExitCriteria(WireModel):
+    """What ends an enrollment at once, even mid-wait: a matching event, or leaving a segment.
+
+    `segments` are segment ids of the tenant (publish checks that each exists); a customer who leaves
+    one — unassigned, or their assignment expires — is exited from every ACTIVE enrollment whose
+    version lists it (`services.segment_exits`). Ids that read as UUIDs are kept in canonical form,
+    so the stored definition can be matched against a segment's id.
+    """
+
     events: list[ExitEvent] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list, max_length=MAX_EXIT_SEGMENTS)
+
+    @field_validator("segments")
+    @classmethod
+    def _canonical_ids(cls, values: list[str]) -> list[str]:
+        from uuid import UUID
+
+        canonical: list[str] = []
+        for value in values:
+            if not value or len(value) > 64:
+                raise ValueError(f"a segment id has 1 to 64 characters, not {len(value)}")
+            try:
+                canonical.append(str(UUID(value)))
+            except ValueError:
+                canonical.append(value)  # not an id: publish names it as an unknown segment
+        return canonical
 
 
 class JourneyDefinition(WireModel):

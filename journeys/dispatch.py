@@ -1,5 +1,6 @@
-"""The dispatcher process (`journeys dispatcher`): drains the outbox into Temporal and reconciles
-orphaned enrollments, until SIGINT/SIGTERM. Safe to run several of (docker compose --scale)."""
+"""The dispatcher process (`journeys dispatcher`): drains the outbox into Temporal, reconciles
+orphaned enrollments and exits the enrollments whose customer's exit segment expired, until
+SIGINT/SIGTERM. Safe to run several of (docker compose --scale)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ async def run_dispatcher(settings: Settings) -> None:
     from plumbing.tracing import WORKER_SERVICE, temporal_interceptors
     from services.dispatcher import Dispatcher, DispatcherConfig, DispatchMetrics
     from services.reconciler import Reconciler, ReconcilerConfig
+    from services.segment_exits import SegmentExitSweeper
     from services.temporal import EnrollmentGateway, TemporalConnection
     from store.db import create_engine, create_session_factory
 
@@ -54,6 +56,9 @@ async def run_dispatcher(settings: Settings) -> None:
         ),
         meter=meter,
     )
+    segment_exits = SegmentExitSweeper(
+        create_session_factory(engine), interval_seconds=settings.reconcile_interval_seconds
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -65,6 +70,6 @@ async def run_dispatcher(settings: Settings) -> None:
         settings.dispatcher_concurrency,
     )
     try:
-        await asyncio.gather(dispatcher.run(stop), reconciler.run(stop))
+        await asyncio.gather(dispatcher.run(stop), reconciler.run(stop), segment_exits.run(stop))
     finally:
         await engine.dispose()

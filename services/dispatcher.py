@@ -1,4 +1,5 @@
-"""The dispatcher: carries out the workflow starts and signals that events wrote to the outbox.
+"""The dispatcher: carries out the workflow starts and signals that events wrote to the outbox
+(and the exits that leaving a segment wrote: `services.segment_exits`).
 
 - **Claim**: `FOR UPDATE SKIP LOCKED` on the oldest due rows, in a transaction held while they are
   carried out; a dispatcher that dies releases them and another takes them again. Several lanes per
@@ -42,7 +43,7 @@ from domain.metrics import (
     DISPATCH_RETRIES,
     DISPATCHED,
 )
-from domain.payloads import SIGNAL_EVENT, EnrollmentInput, EventSignal
+from domain.payloads import SIGNAL_EVENT, SIGNAL_EXIT, ControlSignal, EnrollmentInput, EventSignal
 from services.live_journeys import VERSIONS, VersionCache, VersionKey
 from services.temporal import EnrollmentGateway
 from store.repositories.outbox import CHANNEL, ClaimedRow, OutboxRepository
@@ -237,17 +238,24 @@ class Dispatcher:
             return "started"
         if row.kind == "signal":
             try:
-                signal = EventSignal.model_validate(row.payload)
+                event = EventSignal.model_validate(row.payload)
             except ValidationError as exc:
                 raise UndeliverableError(f"the event no longer decodes: {_first_error(exc)}") from exc
+            return "signalled" if await self._signal(row, SIGNAL_EVENT, event) else "gone"
+        if row.kind == "exit":
             try:
-                delivered = await self._gateway.signal_once(
-                    row.workflow_id, SIGNAL_EVENT, signal, row.request_id
-                )
-            except ValueError as exc:
-                raise UndeliverableError(str(exc)) from exc
-            return "signalled" if delivered else "gone"
+                control = ControlSignal.model_validate(row.payload)
+            except ValidationError as exc:
+                raise UndeliverableError(f"the exit no longer decodes: {_first_error(exc)}") from exc
+            return "exited" if await self._signal(row, SIGNAL_EXIT, control) else "gone"
         raise UndeliverableError(f"unknown outbox row kind {row.kind!r}")
+
+    async def _signal(self, row: ClaimedRow, name: str, payload: object) -> bool:
+        """Signal with the row's request id; False when the workflow does not exist or has finished."""
+        try:
+            return await self._gateway.signal_once(row.workflow_id, name, payload, row.request_id)
+        except ValueError as exc:
+            raise UndeliverableError(str(exc)) from exc
 
     @staticmethod
     def _start_input(row: ClaimedRow, definitions: dict[VersionKey, Any]) -> EnrollmentInput:

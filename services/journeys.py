@@ -29,6 +29,7 @@ from services.engine_control import EnrollmentControl, instruction_for
 from services.schedules import schedule_issues, sync_journey_schedule
 from services.uow import UnitOfWork
 from store.repositories.enrollments import EnrollmentRepository
+from store.repositories.exit_segments import ExitSegmentRepository
 from store.repositories.journeys import JourneyRepository
 from store.repositories.pagination import Page, PageRequest
 from store.rows import JourneyRow, JourneyVersionRow
@@ -150,9 +151,26 @@ class JourneyService:
 
     async def publish_problems(self, tenant_id: str, draft: JourneyDefinition) -> list[FieldIssue]:
         """What publishing `draft` would answer in its 422, item for item: the graph rules
-        (`domain.validation`), else what keeps a SCHEDULE trigger from running — publish checks them
-        in that order and answers with the first kind that fails."""
-        return validate_for_publish(draft) or await schedule_issues(self._uow, tenant_id, draft)
+        (`domain.validation`), else what keeps a SCHEDULE trigger from running and the exit segments
+        that are not the tenant's — publish checks them in that order and answers with the first kind
+        that fails."""
+        return validate_for_publish(draft) or (
+            await schedule_issues(self._uow, tenant_id, draft)
+            + await self._exit_segment_issues(tenant_id, draft)
+        )
+
+    async def _exit_segment_issues(self, tenant_id: str, draft: JourneyDefinition) -> list[FieldIssue]:
+        """Each `exitCriteria.segments[i]` that is not a segment of the tenant (one query, none when
+        the draft names no exit segment)."""
+        criteria = draft.exit_criteria
+        if criteria is None or not criteria.segments:
+            return []
+        known = await ExitSegmentRepository(self._uow.session).segment_names(tenant_id, criteria.segments)
+        return [
+            FieldIssue(("exitCriteria", "segments", index), f"unknown segment {segment_id!r}")
+            for index, segment_id in enumerate(criteria.segments)
+            if segment_id not in known
+        ]
 
     async def search(
         self,
@@ -312,6 +330,13 @@ class JourneyService:
         issues = validate_for_publish(definition)
         if issues:
             raise InvalidInputError(issues, detail="the journey graph is not publishable")
+        exit_issues = await self._exit_segment_issues(tenant_id, definition)
+        if exit_issues:
+            # With the SCHEDULE trigger's, if any: the same items, in the order `problems` lists them.
+            raise InvalidInputError(
+                await schedule_issues(self._uow, tenant_id, definition) + exit_issues,
+                detail="the journey's exit criteria name segments it does not have",
+            )
         if row.status == "PUBLISHED" and not await self.has_draft_changes(row):
             await self._sync_schedule(tenant_id, row, live=definition)
             return Journey(row, definition, [])

@@ -5,6 +5,8 @@
   `assignmentExpirationDays` when assigned by events); past that date it reads as Unassigned.
 - Entering a segment (absent, Unassigned or expired → Assigned; by an event or through the API) enters
   the customer into every published journey whose AUDIENCE trigger names the segment.
+- Leaving one (unassigned through the API, or expired) exits the customer's ACTIVE enrollments whose
+  version lists it in `exitCriteria.segments` (`services.segment_exits`).
 - Events assign: see `domain.segments` for how patterns match. Only active segments are evaluated, and
   only for a customer who is not already in the segment; Session-scoped segments count the events of
   the event's session and assign that session.
@@ -32,6 +34,7 @@ from domain.segments import (
 )
 from services.entries import JourneyEntries
 from services.identity import CustomerIdentity
+from services.segment_exits import SegmentExits
 from services.temporal import EnrollmentGateway
 from services.uow import UnitOfWork
 from store.repositories.events import EventRepository
@@ -208,7 +211,7 @@ class SegmentService:
         if journey is not None:
             raise ConflictError(
                 f"segment {segment_id} is used by journey {journey.id} ({journey.name!r}); "
-                "change that journey's trigger or archive it first"
+                "change that journey's trigger or exit criteria, or archive it first"
             )
         await self._segments.delete(row)
 
@@ -227,6 +230,7 @@ class AssignmentService:
         self._events = EventRepository(uow.session)
         self._identity = CustomerIdentity(uow)
         self._entries = JourneyEntries(uow, gateway)
+        self._exits = SegmentExits(uow.session)
         self._evaluated: dict[str, list[tuple[SegmentRow, JourneyPatterns, ContextPatterns]]] = {}
         # Enrollments started because a customer entered a segment, in this unit of work.
         self.entered: list[EnrollmentRow] = []
@@ -299,6 +303,10 @@ class AssignmentService:
                 current = await self._assignments.get(tenant_id, segment.id, customer_id, for_update=True)
                 if current is not None and current.state == "Assigned":
                     await self._assignments.change(current.id, {"state": "Unassigned", "updated_at": now})
+                    # Leaving now, or having left when it expired (then the sweep may have exited
+                    # them already: the exit's request id is the same, so Temporal takes it once).
+                    left_at = now if is_current(current, now) else current.expiration_date or now
+                    await self._exits.on_leave(tenant_id, customer_id, segment, left_at, now)
             row = await self._assignments.get(tenant_id, segment.id, customer_id)
             if row is not None:
                 items.append(_item(AssignmentView(row, segment.display_name, segment.scope), now))
@@ -376,6 +384,10 @@ class AssignmentService:
                         current.id, {"expiration_date": expiration, "updated_at": now}
                     )
                 return False
+            if current.state == "Assigned" and current.expiration_date is not None:
+                # It expired, and the customer is back before the sweep (services.segment_exits) saw
+                # the leave: exit what that leave ended now, before the assignment forgets it.
+                await self._exits.on_leave(tenant_id, customer_id, segment, current.expiration_date, now)
             await self._assignments.change(
                 current.id,
                 {"state": "Assigned", "assigned_at": now, "expiration_date": expiration, "updated_at": now},

@@ -94,7 +94,7 @@ class OutboxEntry:
 
     tenant_id: str
     customer_id: str
-    kind: str  # "start" | "signal"
+    kind: str  # "start" | "signal" | "exit" (services.segment_exits)
     workflow_id: str
     request_id: str  # deterministic: a redelivered signal is recognised by Temporal
     payload: dict[str, Any]

@@ -99,17 +99,22 @@ class SegmentRepository:
         return list(rows)
 
     async def journey_using(self, tenant_id: str, segment_id: uuid.UUID) -> JourneyRow | None:
-        """A journey that is not archived and names the segment in its draft or in any of its versions."""
+        """A journey that is not archived and names the segment (a trigger's, or in its exit criteria)
+        in its draft or in any of its versions."""
         uses = {"nodes": [{"config": {"segmentId": str(segment_id)}}]}
+        exits = {"exitCriteria": {"segments": [str(segment_id)]}}
         in_a_version = select(JourneyVersionRow.journey_id).where(
-            JourneyVersionRow.tenant_id == tenant_id, JourneyVersionRow.definition.contains(uses)
+            JourneyVersionRow.tenant_id == tenant_id,
+            JourneyVersionRow.definition.contains(uses) | JourneyVersionRow.definition.contains(exits),
         )
         return await self._session.scalar(
             select(JourneyRow)
             .where(
                 JourneyRow.tenant_id == tenant_id,
                 JourneyRow.status != "ARCHIVED",
-                JourneyRow.draft.contains(uses) | JourneyRow.id.in_(in_a_version),
+                JourneyRow.draft.contains(uses)
+                | JourneyRow.draft.contains(exits)
+                | JourneyRow.id.in_(in_a_version),
             )
             .order_by(JourneyRow.created_at)
             .limit(1)
