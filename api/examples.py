@@ -477,6 +477,22 @@ RESPONSES: Final[dict[str, Any]] = {
                 "p90Seconds": 432000.0,
                 "maxSeconds": 601200.0,
             },
+            "branches": [
+                {
+                    "nodeId": "ab",
+                    "nodeName": "Subject line test",
+                    "nodeType": "SPLIT",
+                    "branch": branch,
+                    "enrolled": enrolled,
+                    "converted": converted,
+                    "rate": rate,
+                }
+                for branch, enrolled, converted, rate in (
+                    ("a", 58, 31, 0.5345),
+                    ("b", 57, 25, 0.4386),
+                    ("holdout", 13, 5, 0.3846),
+                )
+            ],
         },
     },
     "AggregatesOut": {

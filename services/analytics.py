@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from domain.definition import JourneyDefinition
 from domain.errors import FieldIssue, InvalidInputError
-from domain.nodes import BRANCHING_TYPES
+from domain.nodes import BRANCHING_TYPES, labels
 from services.journeys import JourneyService, definition_of
 from services.uow import UnitOfWork
-from store.repositories.journey_analytics import JourneyAnalyticsRepository, TimeToGoalStats
+from store.repositories.journey_analytics import (
+    BranchConversionCounts,
+    JourneyAnalyticsRepository,
+    TimeToGoalStats,
+)
 from store.repositories.rollups import hour_of
 
 BRANCHING = BRANCHING_TYPES  # node types whose steps record a branch (domain.nodes)
@@ -37,15 +43,36 @@ class BranchStats:
     count: int
 
 
+def _rate(converted: int, enrolled: int) -> float:
+    return converted / enrolled if enrolled else 0.0
+
+
+@dataclass(frozen=True)
+class BranchConversion:
+    """The A/B readout of one branch: enrollments that left `node_id` by `branch`, and converted."""
+
+    node_id: str
+    node_name: str
+    node_type: str
+    branch: str
+    enrolled: int = 0
+    converted: int = 0
+
+    @property
+    def rate(self) -> float:
+        return _rate(self.converted, self.enrolled)
+
+
 @dataclass(frozen=True)
 class Conversion:
     enrolled: int
     converted: int
     time_to_goal: TimeToGoalStats = field(default_factory=lambda: TimeToGoalStats(0, None, None, None))
+    branches: list[BranchConversion] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
-        return self.converted / self.enrolled if self.enrolled else 0.0
+        return _rate(self.converted, self.enrolled)
 
 
 @dataclass
@@ -72,6 +99,58 @@ def hour_bounds(start: datetime | None, end: datetime | None) -> tuple[datetime 
     return low, high
 
 
+def path_order(definition: JourneyDefinition) -> list[str]:
+    """Node ids breadth-first from the TRIGGER along the edges, each node's edges in its label order; a
+    loop back is not followed twice, and nodes no edge reaches (a draft may have them) come last, in
+    definition order. (`domain.step_order` orders *steps* by time; nodes have no time to go by.)"""
+    rank = {node.id: {label: i for i, label in enumerate(labels(node))} for node in definition.nodes}
+    out: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    for position, edge in enumerate(definition.edges):
+        labels_of = rank.get(edge.source_node_id, {})
+        out[edge.source_node_id].append(
+            (labels_of.get(edge.label, len(labels_of)), position, edge.target_node_id)
+        )
+    seen: dict[str, None] = {}
+    queue = deque(node.id for node in definition.nodes if node.type == "TRIGGER")
+    while queue:
+        node_id = queue.popleft()
+        if node_id in seen or node_id not in rank:
+            continue
+        seen[node_id] = None
+        queue.extend(target for _, _, target in sorted(out[node_id]))
+    seen.update((node.id, None) for node in definition.nodes if node.id not in seen)
+    return list(seen)
+
+
+def branch_readout(
+    definition: JourneyDefinition, counted: list[BranchConversionCounts]
+) -> list[BranchConversion]:
+    """Every branch of every branching node of `definition`, in path order (the order the edges lead
+    through the nodes) and each node's branches in its label order, with what was counted — zeros
+    where nothing was. Counted branches the definition does not have (a node or a branch key since
+    removed from the draft) follow their node's, and counted nodes it does not have come last, by id."""
+    counts = {(c.node_id, c.branch): c for c in counted}
+    readout: list[BranchConversion] = []
+
+    def add(node_id: str, name: str, node_type: str, branch: str) -> None:
+        found = counts.pop((node_id, branch), None)
+        enrolled, converted = (found.enrolled, found.converted) if found else (0, 0)
+        readout.append(BranchConversion(node_id, name, node_type, branch, enrolled, converted))
+
+    by_id = {node.id: node for node in definition.nodes}
+    for node_id in path_order(definition):
+        node = by_id[node_id]
+        if node.type not in BRANCHING:
+            continue
+        own = labels(node)
+        extra = sorted(b for counted_id, b in counts if counted_id == node.id and b not in own)
+        for branch in [*own, *extra]:
+            add(node.id, node.name or node.type, node.type, branch)
+    for c in sorted(counts.values(), key=lambda c: (c.node_id, c.branch)):
+        readout.append(BranchConversion(c.node_id, c.name, c.node_type, c.branch, c.enrolled, c.converted))
+    return readout
+
+
 class AnalyticsService:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -87,9 +166,8 @@ class AnalyticsService:
     ) -> JourneyAnalytics:
         row = await JourneyService(self._uow).get(tenant_id, journey_id)
         low, high = hour_bounds(start, end)
-        nodes: dict[str, NodeStats] = {
-            node.id: NodeStats(node.id, node.type) for node in definition_of(row).nodes
-        }
+        definition = definition_of(row)
+        nodes: dict[str, NodeStats] = {node.id: NodeStats(node.id, node.type) for node in definition.nodes}
         for node_id, node_type, status, count in await self._repo.node_status_counts(
             tenant_id, journey_id, version, low, high
         ):
@@ -124,6 +202,7 @@ class AnalyticsService:
         enrolled, converted, time_to_goal = await self._repo.conversion(
             tenant_id, journey_id, version, low, high
         )
+        by_branch = await self._repo.branch_conversion(tenant_id, journey_id, version, low, high, BRANCHING)
         return JourneyAnalytics(
             journey_id,
             version,
@@ -131,5 +210,5 @@ class AnalyticsService:
             high,
             list(nodes.values()),
             branches,
-            Conversion(enrolled, converted, time_to_goal),
+            Conversion(enrolled, converted, time_to_goal, branch_readout(definition, by_branch)),
         )

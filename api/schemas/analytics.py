@@ -68,6 +68,26 @@ JOURNEY_ANALYTICS_EXAMPLE: dict[str, Any] = {
         "converted": 2,
         "rate": 0.6667,
         "timeToGoal": {"count": 2, "p50Seconds": 3600.0, "p90Seconds": 6480.0, "maxSeconds": 7200.0},
+        "branches": [
+            {
+                "nodeId": "is-pro",
+                "nodeName": "Is pro?",
+                "nodeType": "CONDITION",
+                "branch": "yes",
+                "enrolled": 2,
+                "converted": 2,
+                "rate": 1.0,
+            },
+            {
+                "nodeId": "is-pro",
+                "nodeName": "Is pro?",
+                "nodeType": "CONDITION",
+                "branch": "no",
+                "enrolled": 1,
+                "converted": 0,
+                "rate": 0.0,
+            },
+        ],
     },
 }
 
@@ -139,11 +159,28 @@ class TimeToGoalOut(ApiModel):
     max_seconds: float | None = Field(description="Longest seconds from entry to goal")
 
 
+class BranchConversionOut(ApiModel):
+    node_id: str = Field(description="A branching node (SPLIT, CONDITION, WAIT_FOR_EVENT, GOAL_CHECK)")
+    node_name: str = Field(description="Its name (its type when it has none)")
+    node_type: str = Field(description="Its type")
+    branch: str = Field(description="The branch (edge label) left by: a SPLIT key, a CONDITION branch, …")
+    enrolled: int = Field(
+        description="Enrollments that entered in the range and left the node by this branch (each once, "
+        "however many visits left by it)"
+    )
+    converted: int = Field(description="… of which reached the journey's goal")
+    rate: float = Field(description="converted / enrolled (0 when none left by it)")
+
+
 class ConversionOut(ApiModel):
     enrolled: int = Field(description="Enrollments that entered in the range")
     converted: int = Field(description="… of which reached the journey's goal")
     rate: float = Field(description="converted / enrolled (0 when none entered)")
     time_to_goal: TimeToGoalOut
+    branches: list[BranchConversionOut] = Field(
+        description="The A/B readout: the same enrollments per branch of every branching node — nodes "
+        "in path order, each node's branches in its label order, branches nobody took with zeros"
+    )
 
 
 class JourneyAnalyticsOut(ApiModel):
@@ -195,6 +232,18 @@ class JourneyAnalyticsOut(ApiModel):
                         "p90_seconds": result.conversion.time_to_goal.p90_seconds,
                         "max_seconds": result.conversion.time_to_goal.max_seconds,
                     },
+                    "branches": [
+                        {
+                            "nodeId": b.node_id,
+                            "nodeName": b.node_name,
+                            "nodeType": b.node_type,
+                            "branch": b.branch,
+                            "enrolled": b.enrolled,
+                            "converted": b.converted,
+                            "rate": b.rate,
+                        }
+                        for b in result.conversion.branches
+                    ],
                 },
             }
         )
