@@ -110,7 +110,7 @@ async def test_abandoned_cart_two_carts_at_once(
         await save_history(mug_handle, "context_cart_reminder")
 
     assert mail.subject == "You left Red Mug in your cart"
-    assert "Hi Kim, your Red Mug is waiting." in mail.body
+    assert "Hi Kim, your Red Mug is waiting." in mail.text_body
     assert [m.subject for m in smtp_sink.messages()] == [mail.subject], "no reminder for the ordered cart"
     assert [step[:2] for step in steps["A-1"]] == [
         ("cart", "COMPLETED"),

@@ -2,9 +2,11 @@
 
 A unique address goes where PII really reaches workflow payloads: the properties of the event that
 triggers the enrollment (EnrollmentInput.trigger_event), an event signalled to the running enrollment
-(EventSignal), and the SEND's subject text (SendConfig, part of the definition in every payload). The
-customer's `email` trait is the canary too, though traits are read by activities from PostgreSQL and
-only their rendering reaches the SMTP sink. The same run without a key must show the canary in the
+(EventSignal), the enrollment context the SEND renders with (its request carries the entry event
+and the matched event: `entry.properties.contact`, `event.properties.address`), and the SEND's
+subject text (SendConfig, part of the definition in every payload). The customer's `email` trait is
+the canary too, though traits are read by activities from PostgreSQL and only their rendering
+reaches the SMTP sink. The same run without a key must show the canary in the
 history, or the test could not fail.
 """
 
@@ -41,7 +43,10 @@ def journey(canary: str) -> dict[str, Any]:
             "config": {
                 "channel": "EMAIL",
                 "subject": f"Welcome {{{{ traits.email }}}} (ops copy to {canary})",
-                "body": "Your address is {{ traits.email }}",
+                "body": (
+                    "Your address is {{ traits.email }}; you signed up as {{ entry.properties.contact }}"
+                    " and confirmed {{ event.properties.address }}"
+                ),
             },
         },
         {"id": "end", "type": "EXIT"},
@@ -101,7 +106,8 @@ async def test_the_canary_never_reaches_temporal_in_clear(
         delivered = await smtp_sink.wait_for(lambda m: canary in m.rcpt_tos, timeout=10)
 
     assert result["status"] == "COMPLETED"
-    assert canary in delivered.subject and canary in delivered.text_body
+    assert canary in delivered.subject
+    assert delivered.text_body.count(canary) == 3, "traits, entry and matched event all rendered"
     history = await handle.fetch_history()
     raw = b"".join(event.SerializeToString() for event in history.events)
     as_json = history.to_json()
