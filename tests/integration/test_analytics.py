@@ -194,6 +194,12 @@ async def test_journey_analytics_after_an_engine_run(
         ("is-pro", "no"): 1,
     }
     assert body["conversion"]["enrolled"] == 3
+    # the A/B readout from the steps the engine recorded (the journey has no goal: nobody converts)
+    readout = [
+        (b["nodeId"], b["branch"], b["enrolled"], b["converted"]) for b in body["conversion"]["branches"]
+    ]
+    assert readout == [("is-pro", "yes", 2, 0), ("is-pro", "no", 1, 0)]
+    assert body["conversion"]["branches"][0]["nodeName"] == "Is pro?"
     assert missing.status_code == 404
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["loc"][-1] == "to"
 
