@@ -219,7 +219,13 @@ class JourneyService:
         if row.version == 0:
             return True
         published = await self._journeys.get_version(row.id, row.version)
-        return published is None or published.definition != row.draft
+        if published is None:
+            return True
+        if published.definition == row.draft:
+            return False
+        # Compared as models: a field added to the definition since the version was frozen (stored
+        # with its default in a draft saved later) is not a change.
+        return JourneyDefinition.model_validate(published.definition) != definition_of(row)
 
     # ---- authoring ----------------------------------------------------------------------------
 
