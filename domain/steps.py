@@ -5,25 +5,32 @@ A *step* is a node plus pointers to the steps that follow it:
 - `stepNumber` is the 1-based position of the node in `definition.nodes`; the node list order IS the
   step order. The TRIGGER is a step like any other (normally step 1).
 - `config` is the node's config, camelCase, with None values left out.
-- Edge labels map to pointers by the labels a node type has (its kind's `fixed_labels`, `domain.nodes`):
-  one label (`next`: TRIGGER, SEND, WAIT, UPDATE) is `nextStepId`; two are `nextStepYesId` and
-  `nextStepNoId`, in order:
+- Edge labels map to pointers per node, by the labels it leaves by (`domain.nodes.labels`). A branch
+  listed in the config (a SPLIT's `config.splits`, a multi-branch CONDITION's `config.branches`) shows as
+  `config.<list>[i].nextStepId` next to its `key` (null when the branch has no edge). The other labels
+  are the top-level pointers: one label is `nextStepId`; two are `nextStepYesId` and `nextStepNoId`, in
+  order:
 
-  ================================  ==================  ====================
-  node type                         `nextStepYesId`     `nextStepNoId`
-  ================================  ==================  ====================
-  CONDITION, GOAL_CHECK             label `yes`         label `no`
-  WAIT_FOR_EVENT                    label `matched`     label `timeout`
-  ================================  ==================  ====================
+  ================================  ==================  ====================  ==========================
+  node                              `nextStepId`        `nextStepYesId`       `nextStepNoId`
+  ================================  ==================  ====================  ==========================
+  TRIGGER, SEND, WAIT, UPDATE       label `next`        —                     —
+  CONDITION (yes/no: `rules`)       —                   label `yes`           label `no`
+  CONDITION (`branches`)            label `else`        —                     —
+  GOAL_CHECK                        —                   label `yes`           label `no`
+  WAIT_FOR_EVENT                    —                   label `matched`       label `timeout`
+  SPLIT                             —                   —                     —
+  EXIT/END                          —                   —                     —
+  ================================  ==================  ====================  ==========================
 
-  A SPLIT's branches (labels made by its config) are edges labelled by the branch key; each shows as
-  `config.splits[i].nextStepId` next to that branch's `key` and `percentage` (null when the branch has
-  no edge). EXIT/END (no labels) have no pointers.
+  A pointer a node does not have is refused unless it is null (a step read from the view can be sent
+  back as it is).
 
-The view shows, for each pointer, the first edge with that label; edges a node type cannot have (a draft
+The view shows, for each pointer, the first edge with that label; edges a node cannot have (a draft
 may hold them until publish-time validation refuses it) are not shown. For a valid graph the view is
 lossless: `from_steps(to_steps(d))` gives back `d.nodes` and `d.edges` in canonical order — by source
-node order, then label (`next`, `yes`, `no`, `matched`, `timeout`, then split keys in config order).
+node order, then the node's label order (`labels(node)`: `next`; `yes`, `no`; `matched`, `timeout`; a
+SPLIT's keys in config order; a multi-branch CONDITION's keys in config order, then `else`).
 
 The edit operations (`add_step`, `update_step`, `delete_step`, `reorder_steps`) return a new definition
 and never mutate theirs. They keep references intact (no pointer to an unknown step) but do not enforce
@@ -49,12 +56,10 @@ from domain.definition import (
     JourneyDefinition,
     Node,
     Position,
-    SplitNode,
     TriggerNode,
 )
 from domain.errors import ConflictError, FieldIssue, InvalidInputError, NotFoundError
 from domain.nodes import REGISTRY, NodeType, labels
-from domain.nodes.base import NodeKind
 from domain.wire import WireModel
 
 StepType = NodeType
@@ -64,19 +69,48 @@ NEXT_STEP_YES_ID: Final = "nextStepYesId"
 NEXT_STEP_NO_ID: Final = "nextStepNoId"
 
 
-def _pointers(kind: NodeKind[Any]) -> dict[str, str]:
-    """Which edge label each pointer field stands for; insertion order is canonical edge order."""
-    fixed = kind.fixed_labels
-    if not fixed:  # labels from the config (SPLIT: config.splits[].nextStepId), or none (EXIT/END)
+# The config lists whose entries are branches (`{key, ...}`), each shown with its own `nextStepId`.
+_LISTED_BRANCHES: Final[Mapping[str, str]] = {"SPLIT": "splits", "CONDITION": "branches"}
+
+
+def _pointer_fields(own_labels: Sequence[str]) -> dict[str, str]:
+    """The top-level pointer field each of these labels shows as (one: `nextStepId`; two: yes/no)."""
+    if not own_labels:
         return {}
-    if len(fixed) == 1:
-        return {NEXT_STEP_ID: fixed[0]}
-    if len(fixed) == 2:
-        return {NEXT_STEP_YES_ID: fixed[0], NEXT_STEP_NO_ID: fixed[1]}
-    raise ValueError(f"the steps view has no pointer fields for {kind.types} labels {fixed}")
+    if len(own_labels) == 1:
+        return {NEXT_STEP_ID: own_labels[0]}
+    if len(own_labels) == 2:
+        return {NEXT_STEP_YES_ID: own_labels[0], NEXT_STEP_NO_ID: own_labels[1]}
+    raise ValueError(f"the steps view has no pointer fields for labels {list(own_labels)}")
 
 
-_POINTER_LABELS: Final[dict[str, dict[str, str]]] = {tag: _pointers(kind) for tag, kind in REGISTRY.items()}
+def _listed_keys(node: Node) -> tuple[str, list[str]] | None:
+    """The config list holding `node`'s listed branches and their keys, in config order (None: none)."""
+    field = _LISTED_BRANCHES.get(node.type)
+    if field is None:
+        return None
+    branches = getattr(node.config, field)
+    if branches is None:  # a yes/no CONDITION has no `branches`
+        return None
+    return field, [branch.key for branch in branches]
+
+
+def _pointer_labels(node: Node) -> dict[str, str]:
+    """Which edge label each top-level pointer field of `node` stands for: its labels not listed in its
+    config (see the module docstring)."""
+    listed = _listed_keys(node)
+    keys = set(listed[1]) if listed else set()
+    return _pointer_fields([label for label in dict.fromkeys(labels(node)) if label not in keys])
+
+
+def _type_pointer_labels(step_type: str) -> dict[str, str] | None:
+    """The pointer fields every node of `step_type` has; None when they depend on its config."""
+    fixed = REGISTRY[step_type].fixed_labels
+    return None if fixed is None else _pointer_fields(fixed)
+
+
+# Fail at import, not on a request, when a node type has fixed labels the view has no pointer fields for.
+_TYPE_POINTER_LABELS: Final = {tag: _type_pointer_labels(tag) for tag in REGISTRY}
 
 _NODE: Final = TypeAdapter[Node](Node)
 
@@ -132,12 +166,14 @@ def to_steps(definition: JourneyDefinition) -> list[Step]:
     steps: list[Step] = []
     for number, node in enumerate(definition.nodes, start=1):
         pointer = {
-            field: first_target.get((node.id, label)) for field, label in _POINTER_LABELS[node.type].items()
+            field: first_target.get((node.id, label)) for field, label in _pointer_labels(node).items()
         }
         config = node.config.model_dump(mode="json", by_alias=True, exclude_none=True)
-        if isinstance(node, SplitNode):
-            for shown, branch in zip(config["splits"], node.config.splits, strict=True):
-                shown[NEXT_STEP_ID] = first_target.get((node.id, branch.key))
+        listed = _listed_keys(node)
+        if listed is not None:
+            field, keys = listed
+            for shown, key in zip(config[field], keys, strict=True):
+                shown[NEXT_STEP_ID] = first_target.get((node.id, key))
         steps.append(
             Step(
                 id=node.id,
@@ -159,14 +195,13 @@ def node_from_step(step: StepInput) -> Node:
 
     Raises InvalidInputError with locs relative to the step (`("type",)`, `("config", ...)`, `("id",)`).
     Pointers are edges, not node data, and are not read here: neither the top-level `nextStep*Id` nor a
-    SPLIT's `config.splits[i].nextStepId` (which is removed before the config is validated).
+    listed branch's `nextStepId` (`config.splits[i]`, `config.branches[i]`: removed before the config is
+    validated).
     """
-    if step.type not in _POINTER_LABELS:
-        known = ", ".join(_POINTER_LABELS)
+    if step.type not in REGISTRY:
+        known = ", ".join(REGISTRY)
         raise InvalidInputError([FieldIssue(("type",), f"unknown step type {step.type!r}; one of: {known}")])
-    config: Mapping[str, Any] = step.config
-    if step.type == "SPLIT":
-        config, _ = _split_branch_pointers(step.config)
+    config, _ = _strip_branch_pointers(step.type, step.config)
     return _validate_node(
         {"id": step.id, "type": step.type, "name": step.name, "config": config, "position": step.position}
     )
@@ -190,14 +225,17 @@ def from_steps(steps: Sequence[StepInput]) -> tuple[list[Node], list[Edge]]:
                 FieldIssue((*at, "id"), f"duplicate step id {step.id!r} (also step {first_index[step.id]})")
             )
         first_index.setdefault(step.id, index)
-        issues.extend(FieldIssue((*at, *issue.loc), issue.msg) for issue in _pointer_issues(step, known_ids))
+        node: Node | None = None
+        node_issues: list[FieldIssue] = []
         try:
             node = node_from_step(step)
         except InvalidInputError as exc:
-            issues.extend(FieldIssue((*at, *issue.loc), issue.msg) for issue in exc.issues)
-            continue
-        nodes.append(node)
-        edges.extend(_edges_of(node, step))
+            node_issues = exc.issues
+        for issue in [*_pointer_issues(step, node, known_ids), *node_issues]:
+            issues.append(FieldIssue((*at, *issue.loc), issue.msg))
+        if node is not None:
+            nodes.append(node)
+            edges.extend(_edges_of(node, step))
     if len(steps) > MAX_NODES:
         issues.append(FieldIssue(("steps",), f"a journey has at most {MAX_NODES} steps, not {len(steps)}"))
     if len(edges) > MAX_EDGES:
@@ -213,9 +251,10 @@ def add_step(
     """Insert `node` after `after_step_id`, both in step order and in the flow.
 
     The edge leaving `after_step_id` by `branch` (default: its primary branch — `next`, `yes`, `matched`
-    or a SPLIT's first key) is re-pointed to the new node, whose primary branch takes over its old
-    target. On a WAIT_FOR_EVENT, `branch` may also be named `yes`/`no` as in the steps view. The new
-    node's other branches start unlinked; an EXIT/END added mid-flow detaches what followed it.
+    or the first key of a SPLIT or multi-branch CONDITION) is re-pointed to the new node, whose primary
+    branch takes over its old target. On a WAIT_FOR_EVENT, `branch` may also be named `yes`/`no` as in
+    the steps view. The new node's other branches start unlinked; an EXIT/END added mid-flow detaches
+    what followed it.
 
     With `after_step_id=None` the step goes before the EXIT/END that ends the main path (the primary
     branches followed from the TRIGGER); when that path does not end in one, the step is appended and
@@ -268,9 +307,11 @@ def update_step(
 
     `config` replaces the whole config and is validated against the step's type (issues at
     `("config", ...)`). A pointer re-points, creates (a target) or removes (None) the edge it stands for;
-    a pointer the step's type does not have is refused unless it is None (so a step read from the view
-    can be sent back as it is). For a SPLIT, `config.splits[i].nextStepId` sets that branch's edge when
-    the key is present, and edges of branch keys no longer in the config are removed.
+    a pointer the step does not have (with its new config, when one is given) is refused unless it is
+    None (so a step read from the view can be sent back as it is). A listed branch's `nextStepId`
+    (`config.splits[i]`, `config.branches[i]`) sets that branch's edge when the key is present. A new
+    config of a SPLIT or CONDITION also removes the edges by labels the step no longer has: keys no
+    longer in the config, and `yes`/`no` or `else` when a CONDITION changes form.
     """
     index = _index_of(definition, step_id)
     node = definition.nodes[index]
@@ -278,13 +319,14 @@ def update_step(
     issues: list[FieldIssue] = []
 
     updated = node
+    valid = True
     branch_pointers: dict[int, object] = {}
     if not (isinstance(name, Unset) and isinstance(config, Unset)):
         new_config: object = node.config
         if not isinstance(config, Unset):
             new_config = config
-            if isinstance(node, SplitNode) and isinstance(config, Mapping):
-                new_config, branch_pointers = _split_branch_pointers(config)
+            if isinstance(config, Mapping):
+                new_config, branch_pointers = _strip_branch_pointers(node.type, config)
         fields = {
             "id": node.id,
             "type": node.type,
@@ -296,7 +338,10 @@ def update_step(
             updated = _validate_node(fields)
         except InvalidInputError as exc:
             issues.extend(exc.issues)
+            valid = False
 
+    # With an invalid new config the step's pointers are unknown when its config makes them.
+    fields_of_step = _pointer_labels(updated) if valid else _TYPE_POINTER_LABELS[node.type]
     pointer_changes: list[tuple[str, str | None]] = []
     for field, target in (
         (NEXT_STEP_ID, next_step_id),
@@ -305,27 +350,28 @@ def update_step(
     ):
         if isinstance(target, Unset):
             continue
-        label = _POINTER_LABELS[node.type].get(field)
-        if label is None:
+        label = fields_of_step.get(field) if fields_of_step is not None else None
+        if fields_of_step is not None and label is None:
             if target is not None:
-                issues.append(FieldIssue((field,), _no_such_pointer(node.type, field)))
+                issues.append(FieldIssue((field,), _no_such_pointer(updated, field)))
         elif target is not None and target not in known_ids:
             issues.append(FieldIssue((field,), f"unknown step {target!r}"))
-        else:
+        elif label is not None:
             pointer_changes.append((label, target))
-    issues.extend(_branch_pointer_issues(branch_pointers, known_ids))
+    issues.extend(_branch_pointer_issues(node.type, branch_pointers, known_ids))
     if issues:
         raise InvalidInputError(issues)
 
     edges = list(definition.edges)
-    if isinstance(updated, SplitNode) and not isinstance(config, Unset):
-        keys = {branch.key for branch in updated.config.splits}
-        edges = [e for e in edges if e.source_node_id != step_id or e.label in keys]
+    if not isinstance(config, Unset) and REGISTRY[node.type].fixed_labels is None:
+        kept = set(labels(updated))
+        edges = [e for e in edges if e.source_node_id != step_id or e.label in kept]
+        listed = _listed_keys(updated)
+        keys = listed[1] if listed is not None else []  # branch pointers came from that valid list
         for branch_index, branch_target in branch_pointers.items():
             # _branch_pointer_issues let through only step ids and None
-            branch_key = updated.config.splits[branch_index].key
             edges = _set_edge(
-                edges, step_id, branch_key, branch_target if isinstance(branch_target, str) else None
+                edges, step_id, keys[branch_index], branch_target if isinstance(branch_target, str) else None
             )
     for label, target in pointer_changes:
         edges = _set_edge(edges, step_id, label, target)
@@ -441,34 +487,46 @@ def _index_of(definition: JourneyDefinition, step_id: str) -> int:
     raise NotFoundError("step", step_id)
 
 
-def _no_such_pointer(step_type: str, field: str) -> str:
-    fields = list(_POINTER_LABELS.get(step_type, {}))
+def _no_such_pointer(node: Node, field: str) -> str:
+    fields = [f"{name} ({label!r})" for name, label in _pointer_labels(node).items()]
+    listed = _listed_keys(node)
+    if listed is not None:
+        also = f", and {' and '.join(fields)}" if fields else ""
+        return (
+            f"a {node.type} step with config.{listed[0]} has no {field}: its branches are "
+            f"config.{listed[0]}[].nextStepId{also}"
+        )
     if fields:
-        return f"a {step_type} step has no {field}; it has {' and '.join(fields)}"
-    if step_type == "SPLIT":
-        return f"a SPLIT step has no {field}; its branches are config.splits[].nextStepId"
-    return f"a {step_type} step ends the journey: it has no {field}"
+        return f"a {node.type} step has no {field}; it has {' and '.join(fields)}"
+    return f"a {node.type} step ends the journey: it has no {field}"
 
 
-def _split_branch_pointers(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[int, object]]:
-    """A SPLIT config without its branches' `nextStepId`s, and those pointers by branch index."""
-    splits = config.get("splits")
-    if not isinstance(splits, list):
+def _strip_branch_pointers(
+    step_type: str, config: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[int, object]]:
+    """A config without its listed branches' `nextStepId`s (`config.splits[i]`, `config.branches[i]`),
+    and those pointers by branch index. A type without listed branches keeps its config as it is."""
+    field = _LISTED_BRANCHES.get(step_type)
+    branches = config.get(field) if field is not None else None
+    if field is None or not isinstance(branches, list):
         return dict(config), {}
     stripped: list[object] = []
     pointers: dict[int, object] = {}
-    for index, branch in enumerate(splits):
+    for index, branch in enumerate(branches):
         if isinstance(branch, Mapping) and NEXT_STEP_ID in branch:
             pointers[index] = branch[NEXT_STEP_ID]
             branch = {key: value for key, value in branch.items() if key != NEXT_STEP_ID}
         stripped.append(branch)
-    return {**config, "splits": stripped}, pointers
+    return {**config, field: stripped}, pointers
 
 
-def _branch_pointer_issues(pointers: Mapping[int, object], known_ids: set[str]) -> list[FieldIssue]:
+def _branch_pointer_issues(
+    step_type: str, pointers: Mapping[int, object], known_ids: set[str]
+) -> list[FieldIssue]:
+    """Listed branches' pointers (from `_strip_branch_pointers`) that are not null or a known step."""
     issues = []
     for index, target in pointers.items():
-        loc = ("config", "splits", index, NEXT_STEP_ID)
+        loc = ("config", _LISTED_BRANCHES[step_type], index, NEXT_STEP_ID)
         if target is not None and not isinstance(target, str):
             issues.append(FieldIssue(loc, "must be a step id or null"))
         elif target is not None and target not in known_ids:
@@ -484,39 +542,49 @@ def _pointers_of(step: StepInput) -> dict[str, str | None]:
     }
 
 
-def _pointer_issues(step: StepInput, known_ids: set[str]) -> list[FieldIssue]:
-    """Pointers to unknown steps or that the step's type does not have (locs relative to the step)."""
-    fields = _POINTER_LABELS.get(step.type)
-    if fields is None:  # the unknown type is reported by node_from_step
+def _pointer_issues(step: StepInput, node: Node | None, known_ids: set[str]) -> list[FieldIssue]:
+    """Pointers to unknown steps or that the step does not have (locs relative to the step). `node` is
+    the step's node, None when it is invalid: then only the targets are checked of a type whose config
+    makes its pointers (SPLIT, CONDITION)."""
+    if step.type not in REGISTRY:  # the unknown type is reported by node_from_step
         return []
+    fields = _pointer_labels(node) if node is not None else _TYPE_POINTER_LABELS[step.type]
     issues = []
     for field, target in _pointers_of(step).items():
         if target is None:
             continue
-        if field not in fields:
-            issues.append(FieldIssue((field,), _no_such_pointer(step.type, field)))
+        if fields is not None and field not in fields:
+            assert node is not None  # fields of a type are known for fixed labels, which make a node
+            issues.append(FieldIssue((field,), _no_such_pointer(node, field)))
         elif target not in known_ids:
             issues.append(FieldIssue((field,), f"unknown step {target!r}"))
-    if step.type == "SPLIT":
-        issues.extend(_branch_pointer_issues(_split_branch_pointers(step.config)[1], known_ids))
+    issues.extend(
+        _branch_pointer_issues(step.type, _strip_branch_pointers(step.type, step.config)[1], known_ids)
+    )
     return issues
 
 
 def _edges_of(node: Node, step: StepInput) -> list[Edge]:
-    """The edges a (valid) step's pointers stand for, in canonical label order."""
+    """The edges a (valid) step's pointers stand for, one per label (its first pointer), in the node's
+    label order."""
     pointers = _pointers_of(step)
-    edges = []
-    for field, label in _POINTER_LABELS[node.type].items():
+    targets: dict[str, str] = {}
+    for field, label in _pointer_labels(node).items():
         target = pointers[field]
         if target is not None:
-            edges.append(Edge(source_node_id=node.id, target_node_id=target, label=label))
-    if isinstance(node, SplitNode):
-        branch_targets = _split_branch_pointers(step.config)[1]
-        for index, branch in enumerate(node.config.splits):
+            targets.setdefault(label, target)
+    listed = _listed_keys(node)
+    if listed is not None:
+        branch_targets = _strip_branch_pointers(node.type, step.config)[1]
+        for index, key in enumerate(listed[1]):
             branch_target = branch_targets.get(index)
             if isinstance(branch_target, str):
-                edges.append(Edge(source_node_id=node.id, target_node_id=branch_target, label=branch.key))
-    return edges
+                targets.setdefault(key, branch_target)
+    return [
+        Edge(source_node_id=node.id, target_node_id=targets[label], label=label)
+        for label in dict.fromkeys(labels(node))
+        if label in targets
+    ]
 
 
 def _branch_label(node: Node, branch: str | None) -> str:
@@ -525,10 +593,11 @@ def _branch_label(node: Node, branch: str | None) -> str:
         raise ConflictError(f"nothing can follow {node.type} step {node.id!r}: it ends the journey")
     if branch is None:
         return labels[0]
-    # The steps view calls the two branches of a two-way node yes/no (a WAIT_FOR_EVENT's matched/timeout).
-    pointers = _POINTER_LABELS[node.type]
+    # The steps view calls the two branches of a two-way node yes/no (a WAIT_FOR_EVENT's matched/timeout);
+    # a label the node has (a branch key `yes`) is itself.
+    pointers = _pointer_labels(node)
     aliases = {"yes": pointers.get(NEXT_STEP_YES_ID), "no": pointers.get(NEXT_STEP_NO_ID)}
-    label = aliases.get(branch) or branch
+    label = branch if branch in labels else aliases.get(branch) or branch
     if label not in labels:
         raise ConflictError(
             f"{node.type} step {node.id!r} has no {branch!r} branch; its branches: {', '.join(labels)}"

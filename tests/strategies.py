@@ -36,6 +36,7 @@ from domain.definition import (
     WaitUntilTrait,
 )
 from domain.nodes import REGISTRY, kind_of, labels
+from domain.nodes.condition import ELSE, ConditionBranch
 from domain.rules import Operator, Rule
 
 Loc = tuple[str | int, ...]
@@ -136,6 +137,31 @@ def wait_configs(draw: DrawFn) -> WaitConfig:
     return WaitConfig(until_trait=WaitUntilTrait(field=draw(_fields), offset=draw(st.none() | durations)))
 
 
+# A multi-branch CONDITION's keys: like a SPLIT's, but `else` is the edge of no match (refused as a key).
+condition_keys = split_keys.filter(lambda key: key != ELSE)
+
+
+@st.composite
+def multi_branch_condition_configs(draw: DrawFn, *, rich: bool = True) -> ConditionConfig:
+    """The multi-branch form: `branches` with unique keys; `rich=False` gives each branch one fixed rule
+    (the keys shape the graph, so they stay generated)."""
+    keys = draw(st.lists(condition_keys, min_size=1, max_size=4, unique=True))
+    if not rich:
+        return ConditionConfig(
+            branches=[ConditionBranch(key=key, rules=[Rule(field="traits.tier", value=key)]) for key in keys]
+        )
+    return ConditionConfig(
+        branches=[
+            ConditionBranch(
+                key=key,
+                combinator=draw(st.sampled_from(["AND", "OR"])),
+                rules=draw(st.lists(rules, min_size=1, max_size=2)),
+            )
+            for key in keys
+        ]
+    )
+
+
 @st.composite
 def split_configs(draw: DrawFn) -> SplitConfig:
     keys = draw(st.lists(split_keys, min_size=2, max_size=4, unique=True))
@@ -160,7 +186,8 @@ _RICH_CONFIGS: dict[str, st.SearchStrategy[Any]] = {
         ConditionConfig,
         combinator=st.sampled_from(["AND", "OR"]),
         rules=st.lists(rules, min_size=1, max_size=3),
-    ),
+    )
+    | multi_branch_condition_configs(),
     "SPLIT": split_configs(),
     "UPDATE": st.builds(
         UpdateConfig,
@@ -212,7 +239,8 @@ _PLAIN_CONFIGS: dict[str, st.SearchStrategy[Any]] = {
                 rules=[Rule(field="traits.plan", value="pro"), Rule(field="age", operator="gt", value=30)],
             ),
         ]
-    ),
+    )
+    | multi_branch_condition_configs(rich=False),
     "SPLIT": split_configs(),
     "UPDATE": st.sampled_from(
         [UpdateConfig(updates=[ProfileUpdate(field="traits.stage", value="onboarded")])]
@@ -317,7 +345,7 @@ def _extra_edge_with_wrong_label(draw: DrawFn, d: JourneyDefinition) -> tuple[Jo
     source_index = draw(st.integers(0, len(d.nodes) - 2))
     target_index = draw(st.integers(source_index + 1, len(d.nodes) - 1))
     source = d.nodes[source_index]
-    vocabulary = ["next", "yes", "no", "matched", "timeout", "a", "b", "control", "elsewhere"]
+    vocabulary = ["next", "yes", "no", "matched", "timeout", "else", "a", "b", "control", "elsewhere"]
     label = draw(st.sampled_from([w for w in vocabulary if w not in outgoing_labels(source)]))
     at = draw(st.integers(0, len(d.edges)))
     extra = Edge(source_node_id=source.id, target_node_id=d.nodes[target_index].id, label=label)

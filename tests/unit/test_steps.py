@@ -51,6 +51,31 @@ def condition(node_id: str) -> dict[str, Any]:
     return {"id": node_id, "type": "CONDITION", "config": {"rules": rules}}
 
 
+def tiers(node_id: str, *keys: str) -> dict[str, Any]:
+    """A multi-branch CONDITION: one branch per key, evaluated in order, `else` for no match."""
+    branches = [
+        {"key": key, "rules": [{"field": "lifetimeSpend", "operator": "gte", "value": 10 ** (3 - i)}]}
+        for i, key in enumerate(keys)
+    ]
+    return {"id": node_id, "type": "CONDITION", "config": {"branches": branches}}
+
+
+def tiered() -> JourneyDefinition:
+    """t → c; c gold→ g, silver→ s, bronze→ x, else→ x; g → x; s → x"""
+    return journey(
+        [trigger(), tiers("c", "gold", "silver", "bronze"), send("g"), send("s"), exit_()],
+        [
+            ("t", "c"),
+            ("c", "x", "else"),
+            ("c", "g", "gold"),
+            ("c", "x", "bronze"),
+            ("c", "s", "silver"),
+            ("g", "x"),
+            ("s", "x"),
+        ],
+    )
+
+
 def wait_for_event(node_id: str) -> dict[str, Any]:
     return {"id": node_id, "type": "WAIT_FOR_EVENT", "config": {"event": "purchase", "timeout": "3 days"}}
 
@@ -190,6 +215,7 @@ def test_pointers_by_type_and_split_branches_in_config() -> None:
     }
     assert (dumped[2]["nextStepId"], dumped[2]["nextStepYesId"]) == (None, None)
     assert (dumped[3]["nextStepYesId"], dumped[3]["nextStepNoId"]) == ("m", "x")
+    assert dumped[3]["nextStepId"] is None and "branches" not in dumped[3]["config"]  # the yes/no form
     # camelCase, and None fields left out: only what was said about the send
     assert dumped[4]["config"] == {"channel": "EMAIL", "templateId": "tpl_m", "onFailure": "fail"}
     assert dumped[5]["nextStepId"] is None
@@ -241,6 +267,72 @@ def test_steps_in_the_public_api_shape_build_the_graph() -> None:
         ("step_ab", "done", "b"),
     ]
     assert validate_graph(definition) == []
+
+
+def test_a_multi_branch_condition_shows_its_branches_in_config_and_else_as_next_step_id() -> None:
+    definition = tiered()
+    definition = definition.model_copy(  # bronze unlinked: its pointer is null, not left out
+        update={"edges": [e for e in definition.edges if e.label != "bronze"]}
+    )
+    step = to_steps(definition)[1].model_dump(mode="json")
+
+    assert [(b["key"], b["nextStepId"]) for b in step["config"]["branches"]] == [
+        ("gold", "g"),
+        ("silver", "s"),
+        ("bronze", None),
+    ]
+    assert step["config"]["branches"][0]["rules"] == [
+        {"field": "lifetimeSpend", "operator": "gte", "value": 1000}
+    ]
+    assert (step["nextStepId"], step["nextStepYesId"], step["nextStepNoId"]) == ("x", None, None)
+
+
+def test_multi_branch_condition_steps_build_its_edges_in_label_order() -> None:
+    condition_step = tiers("c", "gold", "silver", "bronze")
+    for branch, target in zip(condition_step["config"]["branches"], ["g", "s", "x"], strict=True):
+        branch["nextStepId"] = target
+    steps = [
+        StepInput.model_validate(body)
+        for body in [
+            {**trigger(), "nextStepId": "c"},
+            {**condition_step, "nextStepId": "x", "nextStepYesId": None, "nextStepNoId": None},
+            {**send("g"), "nextStepId": "x"},
+            {**send("s"), "nextStepId": "x"},
+            exit_(),
+        ]
+    ]
+    nodes, edges = from_steps(steps)
+    definition = JourneyDefinition(nodes=nodes, edges=edges)
+
+    assert triples(definition) == [
+        ("t", "c", "next"),
+        ("c", "g", "gold"),
+        ("c", "s", "silver"),
+        ("c", "x", "bronze"),
+        ("c", "x", "else"),
+        ("g", "x", "next"),
+        ("s", "x", "next"),
+    ]
+    assert validate_graph(definition) == []
+    assert nodes[1] == tiered().nodes[1]  # the branch pointers are not config
+
+
+def test_a_multi_branch_condition_has_no_yes_or_no_pointer() -> None:
+    bad = tiers("c", "gold")
+    bad["config"]["branches"][0]["nextStepId"] = "ghost"
+    with pytest.raises(InvalidInputError) as error:
+        from_steps(
+            [
+                StepInput.model_validate(trigger()),
+                StepInput.model_validate({**bad, "nextStepYesId": "t", "nextStepNoId": None}),
+            ]
+        )
+    assert issue_locs(error) == {
+        ("steps", 1, "nextStepYesId"),
+        ("steps", 1, "config", "branches", 0, "nextStepId"),
+    }
+    message = next(i.msg for i in error.value.issues if i.loc[-1] == "nextStepYesId")
+    assert "config.branches[].nextStepId" in message and "nextStepId ('else')" in message
 
 
 def issue_locs(error: pytest.ExceptionInfo[InvalidInputError]) -> set[tuple[str | int, ...]]:
@@ -344,6 +436,28 @@ def test_add_on_a_wait_for_events_branch_by_its_steps_name() -> None:
     )
     after = add_step(definition, node(send("n")), after_step_id="w", branch="no")
     assert (after.next_node_id("w", "timeout"), after.next_node_id("n")) == ("n", "x")
+
+
+def test_add_on_a_multi_branch_conditions_key_or_else() -> None:
+    on_silver = add_step(tiered(), node(send("n")), after_step_id="c", branch="silver")
+    assert (on_silver.next_node_id("c", "silver"), on_silver.next_node_id("n")) == ("n", "s")
+
+    on_else = add_step(tiered(), node(send("n")), after_step_id="c", branch="else")
+    assert (on_else.next_node_id("c", "else"), on_else.next_node_id("n")) == ("n", "x")
+
+    by_default = add_step(tiered(), node(send("n")), after_step_id="c")
+    assert by_default.next_node_id("c", "gold") == "n"  # the first key is the primary branch
+    for after in (on_silver, on_else, by_default):
+        assert validate_graph(after) == []
+
+    with pytest.raises(ConflictError, match="has no 'yes' branch"):  # yes/no name no branch here
+        add_step(tiered(), node(send("n")), after_step_id="c", branch="yes")
+    keyed_yes = journey(
+        [trigger(), tiers("c", "no", "yes"), exit_()],
+        [("t", "c"), ("c", "x", "no"), ("c", "x", "yes"), ("c", "x", "else")],
+    )
+    after = add_step(keyed_yes, node(send("n")), after_step_id="c", branch="yes")  # a key is itself
+    assert (after.next_node_id("c", "yes"), after.next_node_id("c", "no")) == ("n", "x")
 
 
 def test_add_without_a_place_goes_before_the_exit_ending_the_main_path() -> None:
@@ -530,6 +644,65 @@ def test_split_config_update_sets_branch_edges_and_drops_removed_keys() -> None:
     assert issue_locs(error) == {("config", "splits", 0, "nextStepId")}
 
 
+def test_multi_branch_config_update_sets_branch_edges_and_drops_removed_keys() -> None:
+    config = {
+        "branches": [
+            {"key": "gold", "rules": [{"field": "plan", "value": "gold"}], "nextStepId": "s"},  # re-pointed
+            {"key": "silver", "rules": [{"field": "plan", "value": "silver"}]},  # no pointer: keeps its edge
+            {"key": "platinum", "rules": [{"field": "plan", "value": "pt"}], "nextStepId": "g"},  # new
+        ]  # bronze is gone
+    }
+    after = update_step(tiered(), "c", config=config)
+
+    assert sorted(e for e in triples(after) if e[0] == "c") == sorted(
+        [("c", "s", "gold"), ("c", "s", "silver"), ("c", "g", "platinum"), ("c", "x", "else")]
+    )
+    assert validate_graph(after) == []
+    shown = to_steps(after)[1]
+    assert [(b["key"], b["nextStepId"]) for b in shown.config["branches"]] == [
+        ("gold", "s"),
+        ("silver", "s"),
+        ("platinum", "g"),
+    ]
+
+    repointed = update_step(after, "c", next_step_id="g")  # nextStepId is the else edge
+    assert repointed.next_node_id("c", "else") == "g"
+
+    with pytest.raises(InvalidInputError) as error:
+        update_step(tiered(), "c", next_step_yes_id="g")
+    assert issue_locs(error) == {("nextStepYesId",)}
+    assert triples(update_step(tiered(), "c", next_step_yes_id=None, next_step_no_id=None)) == triples(
+        tiered()
+    )
+    with pytest.raises(InvalidInputError) as error:
+        update_step(tiered(), "c", config={"branches": [{**config["branches"][0], "nextStepId": "zz"}]})
+    assert issue_locs(error) == {("config", "branches", 0, "nextStepId")}
+
+
+def test_a_condition_changing_form_drops_the_edges_of_its_old_form() -> None:
+    yes_no = branching()  # c yes→ a, no→ b
+    branches = [{"key": "gold", "rules": [{"field": "plan", "value": "gold"}], "nextStepId": "a"}]
+
+    to_branches = update_step(yes_no, "c", config={"branches": branches}, next_step_id="b")
+    assert [e for e in triples(to_branches) if e[0] == "c"] == [("c", "a", "gold"), ("c", "b", "else")]
+    assert validate_graph(to_branches) == []
+
+    with pytest.raises(InvalidInputError) as error:  # the new form has no yes pointer
+        update_step(yes_no, "c", config={"branches": branches}, next_step_yes_id="a")
+    assert issue_locs(error) == {("nextStepYesId",)}
+
+    back = update_step(
+        to_branches, "c", config={"rules": [{"field": "plan", "value": "gold"}]}, next_step_yes_id="a"
+    )
+    assert [e for e in triples(back) if e[0] == "c"] == [("c", "a", "yes")]  # no `no` edge yet
+    # publishing says so: c lacks its `no` edge, and b is no longer reachable
+    assert {issue.loc for issue in validate_graph(back)} == {("nodes", 1), ("nodes", 3)}
+
+    with pytest.raises(InvalidInputError) as error:  # an invalid new config: its pointers are unknown
+        update_step(yes_no, "c", config={"branches": []}, next_step_id="ghost")
+    assert issue_locs(error) == {("config", "branches"), ("nextStepId",)}
+
+
 # --- delete --------------------------------------------------------------------------------------------
 
 
@@ -555,6 +728,11 @@ def test_delete_a_condition_keeps_its_yes_side() -> None:
     after = delete_step(branching(), "c")
     assert triples(after) == [("t", "a", "next"), ("a", "x", "next"), ("b", "x", "next")]
     assert [i.loc for i in validate_graph(after)] == [("nodes", 2)]  # b is now unreachable, and said so
+
+
+def test_delete_a_multi_branch_condition_keeps_its_first_branch() -> None:
+    after = delete_step(tiered(), "c")
+    assert triples(after) == [("t", "g", "next"), ("g", "x", "next"), ("s", "x", "next")]
 
 
 def test_delete_a_step_without_successor_removes_the_entering_edges() -> None:
