@@ -1,11 +1,11 @@
-"""The benchmark's worker process: the product worker plus the hand-written reference workflow."""
+"""The benchmark's worker process: the product worker plus the hand-written reference workflows."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 
-from bench.reference import ReferenceControlWorkflow
+from bench.reference import ReferenceControlWorkflow, ReferenceTunedControlWorkflow
 from devstack.resources import database_url
 from plumbing.codec import data_converter
 from plumbing.settings import get_settings
@@ -21,7 +21,10 @@ async def main() -> None:
         settings.temporal_address, settings.temporal_namespace, data_converter(settings)
     )
     worker = build_worker(
-        client, settings, create_session_factory(engine), extra_workflows=[ReferenceControlWorkflow]
+        client,
+        settings,
+        create_session_factory(engine),
+        extra_workflows=[ReferenceControlWorkflow, ReferenceTunedControlWorkflow],
     )
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -17,6 +18,8 @@ from typing import IO, Any, TypeVar
 import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
 from devstack import ReceivedMessage, SmtpSink, find_free_port
@@ -81,6 +84,18 @@ async def eventually(
     except TimeoutError:
         name = what or getattr(check, "__name__", "the condition")
         raise TimeoutError(f"{name} did not hold within {timeout} s; last answer: {last!r:.500}") from None
+
+
+def local_activities(events: Iterable[HistoryEvent]) -> list[tuple[HistoryEvent, dict[str, Any]]]:
+    """Each local activity's marker, in history order, with what it records (`activity_type`,
+    `attempt`, ...). A local activity leaves nothing else in the history: its marker is written with
+    the workflow task that saw it complete, so the marker's time is when the effect was done."""
+    return [
+        (event, json.loads(event.marker_recorded_event_attributes.details["data"].payloads[0].data))
+        for event in events
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
 
 
 async def live(handle: WorkflowHandle[Any, Any]) -> EnrollmentStateView:

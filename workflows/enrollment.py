@@ -13,7 +13,8 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from domain.events import EventRecord
@@ -96,6 +97,17 @@ QUIET_HOURS_PATCH = "quiet-hours-v1"
 INTERPRETER_QUIET_HOURS_PATCH = "interpreter-quiet-hours-v1"
 # Patch: CONDITION rules read the enrollment context (`domain.context`); see `_step`.
 ENROLLMENT_CONTEXT_PATCH = "enrollment-context-v1"
+# Patch: the lean enrollment. Sends run as local activities (the same `send_message` activity, request,
+# idempotency key and retry horizon: a day, with the same backoff; a backoff longer than the SDK's local
+# retry threshold becomes a workflow timer) and every projection write is a local activity, the one
+# before a long wait included: an enrollment costs no activity round trips through the server, only
+# markers, and its effects between two waits run in one workflow task. Asked first wherever it changes
+# a decision (`_lean`); LOCAL_STORE_PATCH is asked only when this one is False, so a new enrollment
+# records this marker alone, and histories from before it replay through their old paths.
+LEAN_PATCH = "lean-enrollment-v1"
+# A local activity's failure reaches the workflow as it was raised (an ApplicationError, or a timeout),
+# not wrapped in an ActivityError as an ordinary activity's is.
+LOCAL_FAILURES = (ApplicationError, ActivityTimeoutError)
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -266,17 +278,31 @@ class EnrollmentWorkflow:
         if self._shell_holds_quiet_hours and settings.quiet_hours is not None:
             # As histories from before INTERPRETER_QUIET_HOURS_PATCH recorded it (the activity ignores it).
             request.quiet_hours, request.timezone = settings.quiet_hours, settings.timezone
+        summary = f"send {command.config.channel} · {command.node_name}"
         try:
-            result = await workflow.execute_activity(
-                SEND_MESSAGE,
-                request,
-                result_type=SendResult,
-                start_to_close_timeout=SEND_START_TO_CLOSE,
-                schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
-                retry_policy=SEND_RETRY,
-                summary=f"send {command.config.channel} · {command.node_name}",
-            )
-        except ActivityError as error:
+            if self._lean():
+                # A worker lost mid-send runs it again from the last workflow task (the idempotency
+                # key settles a send that landed, and gives a repeated email the same Message-ID).
+                result = await workflow.execute_local_activity(
+                    SEND_MESSAGE,
+                    request,
+                    result_type=SendResult,
+                    start_to_close_timeout=SEND_START_TO_CLOSE,
+                    schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+                    retry_policy=SEND_RETRY,
+                    summary=summary,
+                )
+            else:
+                result = await workflow.execute_activity(
+                    SEND_MESSAGE,
+                    request,
+                    result_type=SendResult,
+                    start_to_close_timeout=SEND_START_TO_CLOSE,
+                    schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+                    retry_policy=SEND_RETRY,
+                    summary=summary,
+                )
+        except (ActivityError, *LOCAL_FAILURES) as error:
             # The batch may not have landed; upserts are idempotent, so it stays for the next write.
             return SendFinished(
                 node_id=command.node_id,
@@ -342,7 +368,7 @@ class EnrollmentWorkflow:
             request,
             ProfileSnapshot,
             f"read profile · {command.node_name}",
-            local=workflow.patched(LOCAL_STORE_PATCH),
+            local=self._lean() or workflow.patched(LOCAL_STORE_PATCH),
         )
         self._written(batch)
         return ProfileRead(
@@ -368,7 +394,13 @@ class EnrollmentWorkflow:
                 request,
                 ProfileUpdateResult,
                 f"update profile · {command.node_name}",
-                local=workflow.patched(LOCAL_STORE_PATCH),
+                local=self._lean() or workflow.patched(LOCAL_STORE_PATCH),
+            )
+        except LOCAL_FAILURES as error:
+            if not self._lean():
+                raise  # as histories from LOCAL_STORE_PATCH recorded it: the workflow failed
+            return ProfileUpdated(
+                node_id=command.node_id, visit=command.visit, now=workflow.now(), error=_failure(error)
             )
         except ActivityError as error:
             return ProfileUpdated(
@@ -380,7 +412,7 @@ class EnrollmentWorkflow:
     async def _wait(self, command: Wait) -> AnyInput:
         changed = bool(self._pending) or self._snapshot() != self._last_written
         short = command.until is not None and command.until - workflow.now() <= PROJECTION_LAG_TOLERANCE
-        if changed and not (short and workflow.patched(LOCAL_STORE_PATCH)):
+        if changed and not (short and (self._lean() or workflow.patched(LOCAL_STORE_PATCH))):
             await self._write_progress()
         if workflow.info().is_continue_as_new_suggested() and not self._signals:
             workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
@@ -402,10 +434,15 @@ class EnrollmentWorkflow:
             batch,
             None,
             f"record progress · {self._state.status} at {self._state.current_node_id}",
-            # Evaluated only for the final write, exactly as histories recorded it.
-            local=final and workflow.patched(LOCAL_STORE_PATCH),
+            # LOCAL_STORE_PATCH evaluated only for the final write, exactly as histories recorded it.
+            local=self._lean() or (final and workflow.patched(LOCAL_STORE_PATCH)),
         )
         self._written(batch)
+
+    def _lean(self) -> bool:
+        """LEAN_PATCH: recorded (once) where a new enrollment first meets a decision it changes; False
+        for the rest of a run replayed from a history without it (the SDK memoizes the answer)."""
+        return workflow.patched(LEAN_PATCH)
 
     async def _store_effect(
         self, name: str, argument: Any, result_type: type[Any] | None, summary: str, *, local: bool
@@ -481,8 +518,8 @@ class EnrollmentWorkflow:
         workflow.set_current_details(details)
 
 
-def _failure(error: ActivityError) -> str:
-    cause = error.cause
+def _failure(error: FailureError) -> str:
+    cause = error.cause if isinstance(error, ActivityError) else error
     return cause.message if isinstance(cause, ApplicationError) else str(cause or error)
 
 
