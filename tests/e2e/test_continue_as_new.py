@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from devstack import SmtpSink
@@ -51,11 +52,26 @@ async def test_an_enrollment_continues_as_new_at_its_waits(
     smtp_sink: SmtpSink,
 ) -> None:
     client = short_history_env.client
-    nodes = [TRIGGER, step("s1", "one"), nap("w1"), step("s2", "two"), nap("w2"), step("s3", "three")]
+    # Entered by an event: its context (`entry`) must reach the last run's send.
+    by_event = {**TRIGGER, "config": {"triggerType": "EVENT", "event": "went_long"}}
+    nodes = [by_event, step("s1", "one"), nap("w1"), step("s2", "two"), nap("w2"), step("s3", "three")]
+    last = step("s4", "four {{ entry.properties.tag }}")
     async with api_client_for(client) as http, run_worker(client):
-        journey_id = await publish(http, chain(*nodes, nap("w3"), step("s4", "four"), END))
-        await enroll(http, journey_id, "long")
+        journey_id = await publish(http, chain(*nodes, nap("w3"), last, END))
+        profile = {"email": "long@example.com", "firstName": "Lo"}
+        await http.put("/v1/customers/long", json={"traits": profile})
+        entry = {"type": "track", "userId": "long", "event": "went_long", "properties": {"tag": "kept"}}
+        assert (await http.post("/v1/events", json=entry)).json()["enrolled"] == 1
         handle = handle_of(client, journey_id, "long")
+
+        async def started() -> bool:  # the dispatcher starts it from the outbox, just after the 202
+            try:
+                await handle.describe()
+            except RPCError:
+                return False
+            return True
+
+        await eventually(started)
         result = await handle.result()
         assert result["status"] == "COMPLETED"
 
@@ -68,7 +84,7 @@ async def test_an_enrollment_continues_as_new_at_its_waits(
 
         await eventually(continued)
     subjects = sorted(message.subject for message in smtp_sink.messages())
-    assert subjects == ["four", "one", "three", "two"], "each send once, across the runs"
+    assert subjects == ["four kept", "one", "three", "two"], "each send once, the context across the runs"
 
 
 async def test_a_lifecycle_change_continues_as_new_between_pages(
