@@ -52,6 +52,7 @@ from domain.definition import (
     MAX_CONFIG_BYTES,
     MAX_EDGES,
     MAX_NODES,
+    ConditionNode,
     Edge,
     JourneyDefinition,
     Node,
@@ -169,6 +170,10 @@ def to_steps(definition: JourneyDefinition) -> list[Step]:
             field: first_target.get((node.id, label)) for field, label in _pointer_labels(node).items()
         }
         config = node.config.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(node, ConditionNode) and node.config.branches is not None:
+            # The yes/no form's fields, at their defaults beside `branches`, would only be noise.
+            config.pop("rules", None)
+            config.pop("combinator", None)
         listed = _listed_keys(node)
         if listed is not None:
             field, keys = listed

@@ -285,6 +285,7 @@ def test_a_multi_branch_condition_shows_its_branches_in_config_and_else_as_next_
         {"field": "lifetimeSpend", "operator": "gte", "value": 1000}
     ]
     assert (step["nextStepId"], step["nextStepYesId"], step["nextStepNoId"]) == ("x", None, None)
+    assert set(step["config"]) == {"branches"}, "the yes/no form's defaults are not shown beside branches"
 
 
 def test_multi_branch_condition_steps_build_its_edges_in_label_order() -> None:
