@@ -1,36 +1,49 @@
 """Fault test: a real worker process SIGKILLed mid-send, five times, while 200 enrollments run.
 
-Each kill is proved to land inside a send: the SMTP relay holds one chosen message — received in full,
-never answered — and the worker is killed only once that send is in flight (the activity started on
-its first attempt, the message row claimed `queued`, the relay still waiting on the sender). After the
-restart that send is retried: the relay saw the dead attempt's connection drop, the history records
-the send activity completing on a later attempt, and the message is delivered exactly once, with the
-Message-ID the interrupted attempt carried. Across all enrollments nothing is lost, and every duplicate
-delivery (a kill after the relay's answer, before the activity's) carries the Message-ID of the first.
+Sends are local activities (workflows/enrollment.py, LEAN_PATCH): the server schedules no activity, the
+worker runs the send inside the workflow task that asked for it and records a marker when that task
+completes. Each kill is proved to land inside a send: the SMTP relay holds one chosen message — received
+in full, never answered — and the worker is killed only once that send is in flight (no activity on the
+server, the workflow task running it started on its first attempt and no marker of the send yet, the
+message row claimed `queued`, the relay still waiting on the sender). After the restart that send is run
+again: the relay saw the dead attempt's connection drop, the history records the killed worker's
+workflow task lost (timed out) and the send's marker written by a worker started after the kill, and
+the message is delivered exactly once when that first run again completed it, with the Message-ID the
+interrupted attempt carried. Across all enrollments nothing is lost, and every duplicate delivery (a
+kill after the relay's answer, before the send's record) carries the Message-ID of the first.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import IO, Any
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from devstack import ReceivedMessage
 from plumbing.settings import Settings
 from tests.conftest import ApiClientFor
-from tests.support import HeldSend, HoldingSmtp, WorkerProcess, eventually, handle_of, worker_environment
+from tests.support import (
+    HeldSend,
+    HoldingSmtp,
+    WorkerProcess,
+    eventually,
+    handle_of,
+    local_activities,
+    worker_environment,
+)
 
 pytestmark = pytest.mark.e2e
 
 ENROLLMENTS = 200
 KILLS = 5
-TRIES = 8  # victims per kill, at most, until one's send is caught on its first attempt
+TRIES = 8  # victims per kill, at most, until one's send is caught in the first workflow task to run it
 SEND_ACTIVITY = "send_message"
 MAIL = {"channel": "EMAIL", "body": "Hello {{ traits.firstName }}"}
 JOURNEY = {
@@ -74,22 +87,51 @@ async def message_row(http: httpx.AsyncClient, customer: str, key: str) -> dict[
     return rows[0] if rows else None
 
 
-async def send_attempts(client: Client, journey_id: str, customer: str) -> list[int]:
-    """The attempt each send activity of the enrollment completed on, in node order (Temporal records
-    a retried activity's ActivityTaskStarted once, with its final attempt number)."""
-    history = await handle_of(client, journey_id, customer).fetch_history()
-    sends = {
-        event.event_id
-        for event in history.events
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and event.activity_task_scheduled_event_attributes.activity_type.name == SEND_ACTIVITY
+LOST_TASKS = (EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    """How the history records an enrollment's first send (a local activity)."""
+
+    attempt: int | None  # the attempt its marker records, counted in the workflow task that wrote it
+    recorded_by: str | None  # the identity (`pid@host`) of the worker whose workflow task wrote it
+    lost_by: list[str]  # who started each workflow task lost (timed out, failed) before it: each ran the send
+
+
+async def first_send(client: Client, journey_id: str, customer: str) -> SendRecord:
+    events = list((await handle_of(client, journey_id, customer).fetch_history()).events)
+    started_by = {
+        e.event_id: e.workflow_task_started_event_attributes.identity
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
     }
-    return [
-        event.activity_task_started_event_attributes.attempt
-        for event in history.events
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-        and event.activity_task_started_event_attributes.scheduled_event_id in sends
-    ]
+    completed_by = {
+        e.event_id: e.workflow_task_completed_event_attributes.identity
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    }
+    sends = [(e, data) for e, data in local_activities(events) if data["activity_type"] == SEND_ACTIVITY]
+    until = sends[0][0].event_id if sends else events[-1].event_id + 1
+    lost = []
+    for e in events:
+        if e.event_type in LOST_TASKS and e.event_id < until:
+            attributes = (
+                e.workflow_task_timed_out_event_attributes
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
+                else e.workflow_task_failed_event_attributes
+            )
+            if attributes.started_event_id:  # started (a sticky task nobody picked up ran nothing)
+                lost.append(started_by[attributes.started_event_id])
+    if not sends:
+        return SendRecord(attempt=None, recorded_by=None, lost_by=lost)
+    marker, data = sends[0]
+    recorded_by = completed_by[marker.marker_recorded_event_attributes.workflow_task_completed_event_id]
+    return SendRecord(attempt=data["attempt"], recorded_by=recorded_by, lost_by=lost)
+
+
+def pid_of(identity: str | None) -> int | None:
+    return int(identity.split("@", 1)[0]) if identity else None
 
 
 async def unfinished(http: httpx.AsyncClient, client: Client, journey_id: str) -> str:
@@ -103,11 +145,21 @@ async def unfinished(http: httpx.AsyncClient, client: Client, journey_id: str) -
         if status != "COMPLETED":
             for enrollment in listed["data"]:
                 description = await handle_of(client, journey_id, enrollment["customerId"]).describe()
+                raw = description.raw_description
                 pending = [
                     (p.activity_type.name, p.state, p.attempt, p.last_failure.message)
-                    for p in description.raw_description.pending_activities
+                    for p in raw.pending_activities
                 ]
-                stuck.append(f"{enrollment['customerId']} {status} {description.status} {pending}")
+                task = raw.pending_workflow_task
+                task_state = (
+                    PendingWorkflowTaskState.Name(task.state)
+                    if raw.HasField("pending_workflow_task")
+                    else None
+                )
+                stuck.append(
+                    f"{enrollment['customerId']} {status} {description.status} {pending} "
+                    f"task {task_state} attempt {task.attempt}"
+                )
     return f"not all completed: {counts}; " + "; ".join(stuck)
 
 
@@ -118,11 +170,11 @@ async def kill_mid_send(
     worker: WorkerProcess,
     journey_id: str,
     victims: list[str],
-) -> tuple[str, HeldSend]:
+) -> tuple[str, HeldSend, int]:
     """Enroll a victim, hold its first email at the relay, prove that send is in flight, SIGKILL the
-    worker, restart it, and wait until the retried send has delivered. A victim whose held email came
-    from a later attempt (the first timed out on a starved machine) is released and another tried:
-    only a first attempt leaves no doubt which attempt the kill cut."""
+    worker, restart it, and wait until the send run again has delivered; the killed worker's pid. A
+    victim whose send is not in the first workflow task to run it (one timed out on a starved machine)
+    is released and another tried: only a first run leaves no doubt which run the kill cut."""
     for _ in range(TRIES):
         victim = f"victim-{len(victims)}"
         victims.append(victim)
@@ -141,21 +193,35 @@ async def kill_mid_send(
             return next((h for h in relay.held() if h.message.rcpt_tos == [to]), None)
 
         hold = await eventually(held, timeout=120, what=f"{victim}'s first email at the relay")
-        pending = (await handle_of(client, journey_id, victim).describe()).raw_description.pending_activities
-        in_flight = [(p.activity_type.name, p.state, p.attempt) for p in pending]
-        if in_flight == [(SEND_ACTIVITY, PendingActivityState.PENDING_ACTIVITY_STATE_STARTED, 1)]:
+        # A local activity is invisible to the server but for the workflow task it runs in: no activity
+        # scheduled, the task started (held by the worker) on its first attempt, the send not recorded,
+        # and no earlier task that ran it lost.
+        description = (await handle_of(client, journey_id, victim).describe()).raw_description
+        task = description.pending_workflow_task
+        record = await first_send(client, journey_id, victim)
+        in_flight = (
+            list(description.pending_activities) == []
+            and description.HasField("pending_workflow_task")
+            and (task.state, task.attempt)
+            == (PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED, 1)
+            and record == SendRecord(attempt=None, recorded_by=None, lost_by=[])
+        )
+        if in_flight:
             break
         relay.release()  # answered 451: that attempt fails and is retried like any other
     else:
         raise AssertionError(f"in {TRIES} tries no first attempt of a send was caught in flight")
 
-    # In flight: Temporal sees the send activity started on its first attempt (checked above), the
-    # message row is claimed and not delivered, and the relay still waits on a connected sender.
+    # In flight: Temporal sees the send's workflow task started on its first attempt and the send not
+    # recorded (checked above), the message row is claimed and not delivered, and the relay still waits
+    # on a connected sender.
     row = await message_row(http, victim, key)
     assert row is not None and row["status"] == "queued", row
     assert not any(m.rcpt_tos == [address] for m in relay.delivered())
     assert not hold.sender_gone.is_set(), "the sender hung up before the kill"
 
+    assert worker.process is not None
+    killed = worker.process.pid
     worker.kill()
 
     async def cut() -> bool:  # the kill closed the socket the send was waiting on
@@ -164,12 +230,12 @@ async def kill_mid_send(
     await eventually(cut, timeout=10, what="the held sender's connection closing")
     worker.start()
 
-    async def redelivered() -> bool:  # after Temporal's start-to-close timeout, another attempt sends
+    async def redelivered() -> bool:  # after the workflow task's timeout, the send runs again and sends
         row = await message_row(http, victim, key)
         return row is not None and row["status"] == "sent"
 
     await eventually(redelivered, timeout=120, interval=0.2, what=f"{victim}'s first email resent")
-    return victim, hold
+    return victim, hold, killed
 
 
 async def test_killing_the_worker_mid_send_loses_no_enrollment_and_no_message(
@@ -219,7 +285,7 @@ async def test_killing_the_worker_mid_send_loses_no_enrollment_and_no_message(
                 except TimeoutError:
                     raise AssertionError(await unfinished(http, dev_env.client, journey_id)) from None
                 log_entries = (await http.get("/v1/messages?status=sent&limit=1")).json()["meta"]["total"]
-                attempts = {v: await send_attempts(dev_env.client, journey_id, v) for v, _ in kills}
+                records = {v: await first_send(dev_env.client, journey_id, v) for v, _, _ in kills}
         finally:
             relay.release()
             worker.stop()
@@ -236,20 +302,27 @@ async def test_killing_the_worker_mid_send_loses_no_enrollment_and_no_message(
     assert set(by_send) == expected, "every message arrived"
     assert all(len(ids) == 1 for ids in by_send.values()), "any duplicate carries the same Message-ID"
 
-    # Each interrupted send was retried — its first attempt died with the worker and delivered nothing
-    # (the relay never answered it) — and delivered under the Message-ID that attempt had put on the
-    # wire: exactly once when the first retry completed it. (On a starved machine a retry can outlive
-    # its 15 s start-to-close timeout and overlap the next; each later attempt then sends at most once.)
+    # Each interrupted send was run again — the run the kill cut died with the worker's workflow task and
+    # delivered nothing (the relay never answered it) — by a worker started after the kill, and delivered
+    # under the Message-ID the cut run had put on the wire: exactly once when the first run after the
+    # kill completed it on its first attempt. (On a starved machine an attempt can outlive its 15 s
+    # start-to-close timeout and be retried, or a later workflow task be lost too; each later attempt
+    # then sends at most once, under the same Message-ID.)
     deliveries = Counter((m.rcpt_tos[0], m.subject) for m in delivered)
-    for victim, hold in kills:
-        completed_on = attempts[victim][0]
-        assert completed_on >= 2, (victim, attempts[victim])
+    for victim, hold, killed in kills:
+        record = records[victim]
+        assert record.attempt is not None, (victim, record)
+        assert killed in [pid_of(identity) for identity in record.lost_by], (victim, killed, record)
+        assert pid_of(record.recorded_by) != killed, (victim, killed, record)
         copies = deliveries[(f"{victim}@example.com", "first")]
-        assert copies == 1 if completed_on == 2 else 1 <= copies < completed_on, (
-            victim,
-            copies,
-            completed_on,
-        )
+        if len(record.lost_by) == 1:
+            assert copies == 1 if record.attempt == 1 else 1 <= copies <= record.attempt, (
+                victim,
+                copies,
+                record,
+            )
+        else:
+            assert copies >= 1, (victim, copies, record)
         assert by_send[(f"{victim}@example.com", "first")] == {hold.message.message_id}
     duplicates = len(delivered) - len(expected)
     print(
