@@ -106,7 +106,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Enrollments kept in memory between tasks (≤ 0.19 MiB each, measured); then they replay.",
     )
-    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_max_concurrent_workflow_tasks: int = Field(
+        default=40,
+        ge=2,
+        description="Workflow tasks in flight; each stays open while its local activities run.",
+    )
     worker_max_concurrent_activities: int = Field(
         default=200, ge=1, description="Sends and projection writes in flight (each holds a DB connection)."
     )

@@ -8,7 +8,7 @@ Temporal's APIs.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -127,8 +127,10 @@ class EnrollmentWorkflow:
             journey_name=input.journey_name,
             journey_version=input.version,
         )
-        # Step records not yet written to the projection; they ride on the next activity.
+        # Step records not yet written to the projection; they ride on the next activity (on the lean
+        # path, once they are due: `_carried`), and since when the oldest has waited.
         self._pending: list[StepRecord] = []
+        self._stale_since: datetime | None = None
         self._last_written: EnrollmentSnapshot | None = None
         # Signals not yet fed to the interpreter, in arrival order.
         self._signals: list[tuple[str, EventRecord | None, str | None]] = []
@@ -192,6 +194,8 @@ class EnrollmentWorkflow:
             blocking: AnyCommand | None = None
             for command in commands:
                 if isinstance(command, RecordStep):
+                    if self._stale_since is None:
+                        self._stale_since = workflow.now()
                     self._pending.append(command.record)
                     if command.record.completed_at is not None:
                         steps.add(1, {"node_type": command.record.node_type, "status": command.record.status})
@@ -261,7 +265,7 @@ class EnrollmentWorkflow:
             held = await self._hold_for_quiet_hours(command)
             if held is not None:
                 return held
-        batch = self._progress()
+        batch = self._carried()
         request = SendRequest(
             tenant_id=self._input.tenant_id,
             journey_id=self._input.journey_id,
@@ -359,7 +363,7 @@ class EnrollmentWorkflow:
         return None
 
     async def _read_profile(self, command: ReadProfile) -> ProfileRead:
-        batch = self._progress()
+        batch = self._carried()
         request = ProfileReadRequest(
             tenant_id=self._input.tenant_id, customer_id=self._input.customer_id, progress=batch
         )
@@ -380,7 +384,7 @@ class EnrollmentWorkflow:
         )
 
     async def _update_profile(self, command: UpdateProfile) -> ProfileUpdated:
-        batch = self._progress()
+        batch = self._carried()
         request = ProfileUpdateRequest(
             tenant_id=self._input.tenant_id,
             customer_id=self._input.customer_id,
@@ -415,6 +419,8 @@ class EnrollmentWorkflow:
         if changed and not (short and (self._lean() or workflow.patched(LOCAL_STORE_PATCH))):
             await self._write_progress()
         if workflow.info().is_continue_as_new_suggested() and not self._signals:
+            if self._lean() and (self._pending or self._snapshot() != self._last_written):
+                await self._write_progress()  # what a short wait left pending, lest the next run lose it
             workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
         timeout = None if command.until is None else command.until - workflow.now()
         if timeout is not None and timeout <= timedelta(0):
@@ -475,9 +481,24 @@ class EnrollmentWorkflow:
     def _progress(self) -> ProgressBatch:
         return ProgressBatch(enrollment=self._snapshot(), steps=list(self._pending))
 
-    def _written(self, batch: ProgressBatch) -> None:
+    def _carried(self) -> ProgressBatch | None:
+        """The batch a send or profile effect carries. On the lean path only once it is due (waiting
+        longer than PROJECTION_LAG_TOLERANCE, e.g. after a slow send): the effects between two waits
+        run in one workflow task within seconds, so the write before the next long wait, or the final
+        one, takes them all in one transaction instead of one per effect."""
+        if self._lean() and not (
+            self._stale_since is not None and workflow.now() - self._stale_since > PROJECTION_LAG_TOLERANCE
+        ):
+            return None
+        return self._progress()
+
+    def _written(self, batch: ProgressBatch | None) -> None:
+        if batch is None:
+            return
         self._pending = self._pending[len(batch.steps) :]
         self._last_written = batch.enrollment
+        if not self._pending:
+            self._stale_since = None
 
     def _snapshot(self) -> EnrollmentSnapshot:
         source, state = self._input, self._state

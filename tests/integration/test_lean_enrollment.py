@@ -9,10 +9,13 @@ tests/replay/test_replay.py replays with every other saved history.
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
@@ -21,11 +24,14 @@ from activities.channels import message_id_for
 from bench.reference import reference_journey
 from devstack import ReceivedMessage, SmtpSink
 from plumbing.settings import Settings
+from store.repositories.enrollments import EnrollmentRepository
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.integration.test_enrollment_workflow import HISTORIES, drip_journey, save_history
 from tests.support import (
     END,
+    TENANT,
     TRIGGER,
+    HeldSend,
     HoldingSmtp,
     chain,
     enroll,
@@ -197,6 +203,59 @@ async def test_a_transient_failure_retries_the_local_send_under_the_same_message
     [send] = [data for _, data in local_activities(history) if data["activity_type"] == "send_message"]
     assert send["attempt"] == 2, send  # the marker records the attempt that completed
     assert scheduled_activities(history) == []
+
+
+async def test_step_records_wait_for_the_next_write_unless_they_are_late(
+    api_client_for: ApiClientFor,
+    dev_env: WorkflowEnvironment,
+    run_worker: RunWorker,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Effects between two waits run in one workflow task within seconds, so their step records wait for
+    # the write before the next long wait or the final one; records older than the tolerance (10 s of
+    # workflow time, which moves with each workflow task: a task running a slow local activity is
+    # renewed every ~8 s) ride on the next effect, as they used to on every one. Here the first send is
+    # held until its attempt times out (15 s) and is retried.
+    mail = {"channel": "EMAIL", "body": "Hello"}
+    first = {"id": "first", "type": "SEND", "config": {**mail, "subject": "first"}}
+    second = {"id": "second", "type": "SEND", "config": {**mail, "subject": "second"}}
+    client = dev_env.client
+    with HoldingSmtp() as relay:
+        settings.smtp_port = relay.port
+        settings.smtp_timeout_seconds = 30  # only the test's release ends a held send
+
+        def subject(wanted: str) -> Callable[[ReceivedMessage], bool]:
+            return lambda message: message.subject == wanted
+
+        async def held(wanted: str) -> HeldSend | None:
+            return next((h for h in relay.held() if h.message.subject == wanted), None)
+
+        async def projected(enrollment_id: str) -> dict[str, str]:
+            # Read from the store: the API's detail also queries the workflow, which answers only once
+            # the workflow task running the held send ends.
+            async with sessions() as session:
+                rows = await EnrollmentRepository(session).steps(TENANT, uuid.UUID(enrollment_id))
+            return {row.node_id: row.status for row in rows}
+
+        relay.hold_next(subject("first"))
+        async with api_client_for(client) as http, run_worker(client):
+            journey_id = await publish(http, chain(TRIGGER, first, second, END))
+            enrollment = await enroll(http, journey_id, "late")
+            await eventually(lambda: held("first"), timeout=30, what="the first email held")
+            during_first = await projected(enrollment["id"])
+            # The held attempt times out after 15 s; the retry, a second later, delivers the first email.
+            relay.hold_next(subject("second"))
+            await eventually(lambda: held("second"), timeout=40, what="the second email held")
+            during_second = await projected(enrollment["id"])
+            relay.release()
+            result = await handle_of(client, journey_id, "late").result()
+            final = await projected(enrollment["id"])
+
+    assert during_first == {}, "a fresh send carries no step records"
+    assert during_second == {"start": "COMPLETED", "first": "COMPLETED", "second": "ACTIVE"}, during_second
+    assert result["status"] == "COMPLETED"
+    assert final == {"start": "COMPLETED", "first": "COMPLETED", "second": "COMPLETED", "end": "COMPLETED"}
 
 
 async def test_an_update_that_cannot_apply_fails_the_step_not_the_workflow(
