@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         description="Enrollments kept in memory between tasks (≤ 0.19 MiB each, measured); then they replay.",
     )
     worker_max_concurrent_workflow_tasks: int = Field(
-        default=40,
+        default=20,
         ge=2,
         description="Workflow tasks in flight; each stays open while its local activities run.",
     )
