@@ -70,11 +70,11 @@ def scheduled_activities(events: Any) -> list[str]:
 
 async def test_the_reference_journey_runs_on_local_activities_within_the_event_budget(
     api_client_for: ApiClientFor,
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
     run_worker: RunWorker,
     smtp_sink: SmtpSink,
 ) -> None:
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     async with api_client_for(client) as http, run_worker(client):
         journey_id = await publish(http, {"name": "Reference", **reference_journey()})
         pro = await enroll(http, journey_id, "pro", plan="pro")
@@ -84,7 +84,7 @@ async def test_the_reference_journey_runs_on_local_activities_within_the_event_b
         details = {}
         for customer, enrollment in (("pro", pro), ("free", free)):
             handle = handle_of(client, journey_id, customer)
-            results[customer] = await result_skipping_time(time_skipping_env, handle)
+            results[customer] = await result_skipping_time(own_time_skipping_env, handle)
             events[customer] = list((await handle.fetch_history()).events)
             path = f"/v1/journeys/{journey_id}/enrollments/{enrollment['id']}"
             details[customer] = (await http.get(path)).json()
@@ -131,16 +131,16 @@ async def test_the_reference_journey_runs_on_local_activities_within_the_event_b
 
 async def test_a_long_wait_writes_the_projection_locally_before_its_timer(
     api_client_for: ApiClientFor,
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
     run_worker: RunWorker,
     smtp_sink: SmtpSink,
 ) -> None:
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     async with api_client_for(client) as http, run_worker(client):
         journey_id = await publish(http, drip_journey())
         await enroll(http, journey_id, "drip", day=1)
         handle = handle_of(client, journey_id, "drip")
-        result = await result_skipping_time(time_skipping_env, handle)
+        result = await result_skipping_time(own_time_skipping_env, handle)
         history = list((await handle.fetch_history()).events)
         await save_history(handle, "lean_send_wait_send")
 
@@ -260,7 +260,7 @@ async def test_step_records_wait_for_the_next_write_unless_they_are_late(
 
 async def test_an_update_that_cannot_apply_fails_the_step_not_the_workflow(
     api_client_for: ApiClientFor,
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
     run_worker: RunWorker,
 ) -> None:
     # A local activity's non-retryable failure reaches the workflow unwrapped (no ActivityError): the
@@ -270,12 +270,12 @@ async def test_an_update_that_cannot_apply_fails_the_step_not_the_workflow(
         "type": "UPDATE",
         "config": {"updates": [{"field": "score", "action": "increment", "value": 5}]},
     }
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     async with api_client_for(client) as http, run_worker(client):
         journey_id = await publish(http, chain(TRIGGER, update, END))
         enrollment = await enroll(http, journey_id, "wordy", score="many")
         handle = handle_of(client, journey_id, "wordy")
-        result = await result_skipping_time(time_skipping_env, handle)
+        result = await result_skipping_time(own_time_skipping_env, handle)
         detail = (await http.get(f"/v1/journeys/{journey_id}/enrollments/{enrollment['id']}")).json()
         history = list((await handle.fetch_history()).events)
 
