@@ -112,9 +112,16 @@ class Settings(BaseSettings):
         description="Workflow tasks in flight; each stays open while its local activities run.",
     )
     worker_max_concurrent_activities: int = Field(
-        default=200, ge=1, description="Sends and projection writes in flight (each holds a DB connection)."
+        default=200,
+        ge=1,
+        description="Ordinary activities in flight: lifecycle and audience pages, and the sends and "
+        "projection writes of enrollments recorded before the lean path (each holds a DB connection).",
     )
-    worker_max_concurrent_local_activities: int = Field(default=200, ge=1)
+    worker_max_concurrent_local_activities: int = Field(
+        default=200,
+        ge=1,
+        description="Local activities in flight: sends, profile reads/updates, projection writes.",
+    )
     worker_poller_autoscaling: bool = Field(
         default=True, description="Let the server's feedback scale pollers between 1 and worker_max_pollers."
     )
