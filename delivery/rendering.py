@@ -26,14 +26,6 @@ class Renderer:
         except TemplateSyntaxError as exc:
             raise TemplateRenderError(f"{what} does not compile (line {exc.lineno}): {exc.message}") from exc
 
-    def roots(self, source: str) -> set[str]:
-        """The variables a template reads from its context (not the ones it sets itself); none when it
-        does not compile (`check` reports that)."""
-        try:
-            return set(meta.find_undeclared_variables(self._env.parse(source)))
-        except TemplateSyntaxError:
-            return set()
-
     def render(self, source: str, context: Mapping[str, Any], *, what: str) -> str:
         try:
             return self._env.from_string(source).render(**context)

@@ -7,12 +7,13 @@ step it was reached from: the journey's edges give the order.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from domain.definition import Edge
+from domain.definition import Edge, JourneyDefinition
+from domain.nodes import labels
 
 
 class VisitedStep(Protocol):
@@ -63,3 +64,26 @@ def _walk(tied: list[StepT], successors: dict[str, set[str]]) -> list[StepT]:
                 if target != ready.node_id:
                     incoming[target] -= 1
     return placed
+
+
+def nodes_in_path_order(definition: JourneyDefinition) -> list[str]:
+    """Node ids breadth-first from the TRIGGER along the edges, each node's edges in its label order; a
+    loop back is not followed twice, and nodes no edge reaches (a draft may have them) come last, in
+    definition order. (`in_path_order` orders *steps* by time; nodes have no time to go by.)"""
+    rank = {node.id: {label: i for i, label in enumerate(labels(node))} for node in definition.nodes}
+    out: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    for position, edge in enumerate(definition.edges):
+        labels_of = rank.get(edge.source_node_id, {})
+        out[edge.source_node_id].append(
+            (labels_of.get(edge.label, len(labels_of)), position, edge.target_node_id)
+        )
+    seen: dict[str, None] = {}
+    queue = deque(node.id for node in definition.nodes if node.type == "TRIGGER")
+    while queue:
+        node_id = queue.popleft()
+        if node_id in seen or node_id not in rank:
+            continue
+        seen[node_id] = None
+        queue.extend(target for _, _, target in sorted(out[node_id]))
+    seen.update((node.id, None) for node in definition.nodes if node.id not in seen)
+    return list(seen)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.definition import JourneyDefinition
 from domain.errors import FieldIssue, InvalidInputError
 from domain.nodes import BRANCHING_TYPES, labels
+from domain.step_order import nodes_in_path_order
 from services.journeys import JourneyService, definition_of
 from services.uow import UnitOfWork
 from store.repositories.journey_analytics import (
@@ -99,29 +99,6 @@ def hour_bounds(start: datetime | None, end: datetime | None) -> tuple[datetime 
     return low, high
 
 
-def path_order(definition: JourneyDefinition) -> list[str]:
-    """Node ids breadth-first from the TRIGGER along the edges, each node's edges in its label order; a
-    loop back is not followed twice, and nodes no edge reaches (a draft may have them) come last, in
-    definition order. (`domain.step_order` orders *steps* by time; nodes have no time to go by.)"""
-    rank = {node.id: {label: i for i, label in enumerate(labels(node))} for node in definition.nodes}
-    out: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
-    for position, edge in enumerate(definition.edges):
-        labels_of = rank.get(edge.source_node_id, {})
-        out[edge.source_node_id].append(
-            (labels_of.get(edge.label, len(labels_of)), position, edge.target_node_id)
-        )
-    seen: dict[str, None] = {}
-    queue = deque(node.id for node in definition.nodes if node.type == "TRIGGER")
-    while queue:
-        node_id = queue.popleft()
-        if node_id in seen or node_id not in rank:
-            continue
-        seen[node_id] = None
-        queue.extend(target for _, _, target in sorted(out[node_id]))
-    seen.update((node.id, None) for node in definition.nodes if node.id not in seen)
-    return list(seen)
-
-
 def branch_readout(
     definition: JourneyDefinition, counted: list[BranchConversionCounts]
 ) -> list[BranchConversion]:
@@ -138,7 +115,7 @@ def branch_readout(
         readout.append(BranchConversion(node_id, name, node_type, branch, enrolled, converted))
 
     by_id = {node.id: node for node in definition.nodes}
-    for node_id in path_order(definition):
+    for node_id in nodes_in_path_order(definition):
         node = by_id[node_id]
         if node.type not in BRANCHING:
             continue

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from delivery.rendering import Renderer, TemplateRenderError
-from domain.context import CONTEXT_ROOTS
 from domain.errors import ConflictError, FieldIssue, InvalidInputError, NotFoundError
+from domain.nodes.send import unknown_root
 from services.uow import UnitOfWork
 from store.repositories.pagination import Page, PageRequest
 from store.repositories.templates import TemplateRepository
@@ -41,12 +41,9 @@ def _check(channel: str, subject: str | None, body: str) -> None:
         except TemplateRenderError as exc:
             issues.append(FieldIssue(("body", field), str(exc)))
             continue
-        unknown = sorted(_RENDERER.roots(source) - set(CONTEXT_ROOTS))
-        if unknown:
-            known = ", ".join(CONTEXT_ROOTS)
-            issues.append(
-                FieldIssue(("body", field), f"unknown variable {unknown[0]!r}; templates read {known}")
-            )
+        unknown = unknown_root(source)
+        if unknown is not None:
+            issues.append(FieldIssue(("body", field), unknown))
     if issues:
         raise InvalidInputError(issues)
 

@@ -87,23 +87,32 @@ def template_roots(source: str) -> set[str] | None:
         return None
 
 
+def unknown_root(source: str) -> str | None:
+    """Why a template that parses reads a variable outside the context's roots, or None when it does not
+    (saved templates at save, inline ones at publish)."""
+    from domain.context import CONTEXT_ROOTS
+
+    unknown = sorted((template_roots(source) or set()) - set(CONTEXT_ROOTS))
+    if not unknown:
+        return None
+    return f"unknown variable {unknown[0]!r}; templates read {', '.join(CONTEXT_ROOTS)}"
+
+
 class SendKind(NodeKind[SendNode]):
     node_class = SendNode
 
     def issues(self, node: SendNode) -> list[tuple[Loc, str]]:
         """An inline subject or body may read only the context's roots (`domain.context`)."""
-        from domain.context import CONTEXT_ROOTS
-
         issues: list[tuple[Loc, str]] = []
         for field, source in (("subject", node.config.subject), ("body", node.config.body)):
-            roots = template_roots(source) if source else set()
-            if roots is None:
+            if not source:
+                continue
+            if template_roots(source) is None:
                 issues.append((("config", field), f"the {field} template does not parse"))
                 continue
-            unknown = sorted(roots - set(CONTEXT_ROOTS))
-            if unknown:
-                known = ", ".join(CONTEXT_ROOTS)
-                issues.append((("config", field), f"unknown variable {unknown[0]!r}; templates read {known}"))
+            unknown = unknown_root(source)
+            if unknown is not None:
+                issues.append((("config", field), unknown))
         return issues
 
     def enter(self, node: SendNode, run: Run, now: datetime) -> str | None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from domain.definition import JourneyDefinition
-from services.analytics import branch_readout, path_order
+from domain.step_order import nodes_in_path_order
+from services.analytics import branch_readout
 from store.repositories.journey_analytics import BranchConversionCounts
 
 _SEND = {"channel": "EMAIL", "subject": "Hi", "body": "x"}
@@ -47,7 +48,7 @@ DEFINITION = JourneyDefinition.model_validate(
 
 
 def test_path_order_is_breadth_first_from_the_trigger_in_label_order() -> None:
-    assert path_order(DEFINITION) == [
+    assert nodes_in_path_order(DEFINITION) == [
         "start",
         "loop-check",
         "ab",  # `yes` before `no`, though the `no` edge is listed first

@@ -22,6 +22,7 @@ from domain.interpreter import (
     initial_state,
     step,
 )
+from domain.nodes.send import template_roots
 from domain.validation import validate_for_publish
 from tests.unit.test_interpreter import T0, TRIGGER, event, graph, records
 
@@ -269,7 +270,7 @@ def test_a_template_path_the_context_lacks_is_named() -> None:
         renderer.render(
             "{% for k in entry.properties %}{{ k }}{% endfor %}{{ event.x }}", context, what="body"
         )
-    assert renderer.roots("{% set a = 1 %}{{ a }}{{ entry.x }}{{ cart.y }}") == {"entry", "cart"}
+    assert template_roots("{% set a = 1 %}{{ a }}{{ entry.x }}{{ cart.y }}") == {"entry", "cart"}
 
 
 def test_publish_refuses_an_inline_template_reading_an_unknown_root() -> None:
