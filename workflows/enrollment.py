@@ -284,28 +284,19 @@ class EnrollmentWorkflow:
             request.quiet_hours, request.timezone = settings.quiet_hours, settings.timezone
         summary = f"send {command.config.channel} · {command.node_name}"
         try:
-            if self._lean():
-                # A worker lost mid-send runs it again from the last workflow task (the idempotency
-                # key settles a send that landed, and gives a repeated email the same Message-ID).
-                result = await workflow.execute_local_activity(
-                    SEND_MESSAGE,
-                    request,
-                    result_type=SendResult,
-                    start_to_close_timeout=SEND_START_TO_CLOSE,
-                    schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
-                    retry_policy=SEND_RETRY,
-                    summary=summary,
-                )
-            else:
-                result = await workflow.execute_activity(
-                    SEND_MESSAGE,
-                    request,
-                    result_type=SendResult,
-                    start_to_close_timeout=SEND_START_TO_CLOSE,
-                    schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
-                    retry_policy=SEND_RETRY,
-                    summary=summary,
-                )
+            # Local on the lean path: a worker lost mid-send runs it again from the last workflow task
+            # (the idempotency key settles a send that landed, and gives a repeated email the same
+            # Message-ID).
+            result: SendResult = await self._effect(
+                SEND_MESSAGE,
+                request,
+                SendResult,
+                summary,
+                local=self._lean(),
+                start_to_close=SEND_START_TO_CLOSE,
+                schedule_to_close=SEND_SCHEDULE_TO_CLOSE,
+                retry=SEND_RETRY,
+            )
         except (ActivityError, *LOCAL_FAILURES) as error:
             # The batch may not have landed; upserts are idempotent, so it stays for the next write.
             return SendFinished(
@@ -453,22 +444,48 @@ class EnrollmentWorkflow:
     async def _store_effect(
         self, name: str, argument: Any, result_type: type[Any] | None, summary: str, *, local: bool
     ) -> Any:
-        """Short, idempotent database work (profile, projection): local activity or ordinary one."""
+        """Short, idempotent database work (profile, projection)."""
+        return await self._effect(
+            name,
+            argument,
+            result_type,
+            summary,
+            local=local,
+            start_to_close=STORE_START_TO_CLOSE,
+            schedule_to_close=None,
+            retry=STORE_RETRY,
+        )
+
+    async def _effect(
+        self,
+        name: str,
+        argument: Any,
+        result_type: type[Any] | None,
+        summary: str,
+        *,
+        local: bool,
+        start_to_close: timedelta,
+        schedule_to_close: timedelta | None,
+        retry: RetryPolicy,
+    ) -> Any:
+        """One effect as a local activity or an ordinary one, with the same options either way."""
         if local:
             return await workflow.execute_local_activity(
                 name,
                 argument,
                 result_type=result_type,
-                start_to_close_timeout=STORE_START_TO_CLOSE,
-                retry_policy=STORE_RETRY,
+                start_to_close_timeout=start_to_close,
+                schedule_to_close_timeout=schedule_to_close,
+                retry_policy=retry,
                 summary=summary,
             )
         return await workflow.execute_activity(
             name,
             argument,
             result_type=result_type,
-            start_to_close_timeout=STORE_START_TO_CLOSE,
-            retry_policy=STORE_RETRY,
+            start_to_close_timeout=start_to_close,
+            schedule_to_close_timeout=schedule_to_close,
+            retry_policy=retry,
             summary=summary,
         )
 
