@@ -53,6 +53,16 @@ ALL_SCOPES: tuple[str, ...] = (
     "journey:message:view",
     "analytics:journeyAggregate:view",
     "journey:audit:view",
+    "journey:subscriptiongroup:view",
+    "journey:subscriptiongroup:add",
+    "journey:subscriptiongroup:edit",
+    "journey:subscriptiongroup:delete",
+    "journey:subscription:view",
+    "journey:subscription:edit",
+    "journey:suppression:view",
+    "journey:suppression:delete",
+    "journey:deliveryevent:add",
+    "journey:deliveryevent:edit",
 )
 _TENANT = re.compile(TENANT_ID_PATTERN)
 
