@@ -40,6 +40,10 @@ class SendConfig(WireModel):
     content_id: str | None = None
     content_type: str | None = None
     on_failure: Literal["skip", "fail"] = "fail"
+    # Consent (SPEC §14): the subscription group the send is judged under (else its channel's default);
+    # a transactional send (a receipt, a password reset) bypasses groups and carries no unsubscribe link.
+    subscription_group_id: str | None = None
+    transactional: bool = False
 
     @model_validator(mode="after")
     def _content_present(self) -> SendConfig:
