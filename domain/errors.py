@@ -90,3 +90,13 @@ class UnsupportedEncodingError(DomainError):
     """The body comes in an encoding the route does not read (a Content-Encoding other than gzip)."""
 
     title = "Unsupported Media Type"
+
+
+class InvalidUnsubscribeTokenError(NotFoundError):
+    """An unsubscribe or preferences link whose token does not open with this deployment's secret:
+    tampered, cut short, garbled, or made by another deployment. 404: the link names nothing here."""
+
+    def __init__(self) -> None:
+        DomainError.__init__(self, "unknown unsubscribe link")
+        self.kind = "unsubscribe link"
+        self.identifier = ""  # the token is not repeated back

@@ -79,6 +79,26 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # --- One-click unsubscribe (delivery/unsubscribe.py, api/routers/unsubscribe.py) ---
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL recipients reach the API at (unsubscribe and preferences links in emails), e.g. "
+            "https://journeys.example.com; unset means the API's own http://{api_host}:{api_port}."
+        ),
+    )
+    unsubscribe_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key material (at least 32 characters) the unsubscribe tokens are encrypted and signed with; "
+            "required outside dev mode (`journeys dev` generates one). Changing it voids sent links."
+        ),
+    )
+    unsubscribe_mailto: str | None = Field(
+        default=None,
+        description="An address for the `mailto:` form of List-Unsubscribe (e.g. unsubscribe@example.com).",
+    )
+
     # --- Observability (plumbing/telemetry.py, plumbing/tracing.py, plumbing/logs.py) ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = Field(
@@ -158,12 +178,36 @@ class Settings(BaseSettings):
             raise ValueError("JOURNEYS_JWT_SECRET must be at least 32 characters outside dev mode")
         if self.jwt_algorithm == "RS256" and (self.jwt_jwks_url is None) == (self.jwt_jwks_file is None):
             raise ValueError("RS256 needs exactly one of JOURNEYS_JWT_JWKS_URL and JOURNEYS_JWT_JWKS_FILE")
+        short = self.unsubscribe_secret is not None and len(self.unsubscribe_secret.get_secret_value()) < 32
+        if short and not self.dev_mode:
+            raise ValueError("JOURNEYS_UNSUBSCRIBE_SECRET must be at least 32 characters outside dev mode")
         return self
 
     def require_jwt_secret(self) -> str:
         if self.jwt_secret is None:
             raise RuntimeError("JOURNEYS_JWT_SECRET is not set (only `journeys dev` generates one for you)")
         return self.jwt_secret.get_secret_value()
+
+    def public_base_url(self) -> str:
+        """Where recipients reach the API: JOURNEYS_PUBLIC_URL, else the API's own address (no slash
+        at the end; a server bound to every interface is named by its loopback address)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.api_host, self.api_host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.api_port}"
+
+    def unsubscribe_key_material(self) -> bytes:
+        """The unsubscribe secret; in dev mode without one, derived from the JWT secret (so tests and
+        `journeys api --dev` work unconfigured). Outside dev mode it must be set."""
+        if self.unsubscribe_secret is not None:
+            return self.unsubscribe_secret.get_secret_value().encode()
+        if self.dev_mode and self.jwt_secret is not None:
+            return b"journeys dev unsubscribe secret:" + self.jwt_secret.get_secret_value().encode()
+        raise RuntimeError(
+            "JOURNEYS_UNSUBSCRIBE_SECRET is not set (only `journeys dev` generates one for you)"
+        )
 
     @property
     def embedded_postgres_dir(self) -> Path:
