@@ -39,6 +39,7 @@ DEV_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 DEV_TENANT = "dev"
 JWT_SECRET_FILE = "dev-jwt-secret"
 PAYLOAD_KEY_FILE = "dev-payload-key"
+UNSUBSCRIBE_SECRET_FILE = "dev-unsubscribe-secret"
 _POLL_SECONDS = 0.25
 _LOG_TAIL_LINES = 30
 
@@ -96,6 +97,7 @@ def _run(settings: Settings, console: Console, stack: ExitStack, signals: _StopO
     logs_dir.mkdir(parents=True, exist_ok=True)
     jwt_secret = _dev_jwt_secret(settings, data_dir)
     payload_key = _dev_payload_key(settings, data_dir)
+    unsubscribe_secret = _dev_unsubscribe_secret(settings, data_dir)
 
     # An initdb cut short leaves a data directory that no later run can start.
     with signals.deferred():
@@ -119,6 +121,9 @@ def _run(settings: Settings, console: Console, stack: ExitStack, signals: _StopO
         "JOURNEYS_JWT_SECRET": jwt_secret,
         "JOURNEYS_PAYLOAD_ENCRYPTION_KEY": payload_key,
         "JOURNEYS_PAYLOAD_ENCRYPTION_KEY_ID": settings.payload_encryption_key_id,
+        # Links in dev emails point at this API as it is, and survive restarts (the secret is kept).
+        "JOURNEYS_PUBLIC_URL": settings.public_base_url(),
+        "JOURNEYS_UNSUBSCRIBE_SECRET": unsubscribe_secret,
         "JOURNEYS_TEMPORAL_ADDRESS": temporal.address,
         "JOURNEYS_TEMPORAL_UI_URL": temporal.ui_url,
         "JOURNEYS_TEMPORAL_UI_PORT": str(temporal.ui_port),
@@ -193,6 +198,21 @@ def _dev_jwt_secret(settings: Settings, data_dir: Path) -> str:
     if settings.jwt_secret is not None:
         return settings.jwt_secret.get_secret_value()
     secret_file = data_dir / JWT_SECRET_FILE
+    if secret_file.exists():
+        return secret_file.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def _dev_unsubscribe_secret(settings: Settings, data_dir: Path) -> str:
+    """The configured unsubscribe secret, else one generated once under data_dir, so the links in
+    emails sent before a restart still work after it."""
+    if settings.unsubscribe_secret is not None:
+        return settings.unsubscribe_secret.get_secret_value()
+    secret_file = data_dir / UNSUBSCRIBE_SECRET_FILE
     if secret_file.exists():
         return secret_file.read_text().strip()
     secret = secrets.token_urlsafe(48)

@@ -199,10 +199,13 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.api_port}"
 
     def unsubscribe_key_material(self) -> bytes:
-        """The unsubscribe secret; in dev mode without one, derived from the JWT secret (so tests and
-        `journeys api --dev` work unconfigured). Outside dev mode it must be set."""
+        """The unsubscribe secret; in dev mode without one, the one `journeys dev` keeps under data_dir,
+        else one derived from the JWT secret (tests). Outside dev mode it must be set."""
         if self.unsubscribe_secret is not None:
             return self.unsubscribe_secret.get_secret_value().encode()
+        kept = self.data_dir / "dev-unsubscribe-secret"  # journeys/stack.py writes it
+        if self.dev_mode and kept.is_file():
+            return kept.read_text().strip().encode()
         if self.dev_mode and self.jwt_secret is not None:
             return b"journeys dev unsubscribe secret:" + self.jwt_secret.get_secret_value().encode()
         raise RuntimeError(
