@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -18,6 +19,8 @@ class OutboundMessage:
     recipient: str
     subject: str | None
     body: str
+    # Extra headers for an email (List-Unsubscribe and List-Unsubscribe-Post on a non-transactional one).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class EmailChannel:
         email["Date"] = formatdate(localtime=False)
         email["Message-ID"] = message_id_for(message.idempotency_key)
         email["X-Journeys-Idempotency-Key"] = message.idempotency_key
+        for name, value in message.headers.items():
+            email[name] = value
         email.set_content(message.body)
         try:
             await aiosmtplib.send(

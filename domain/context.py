@@ -7,7 +7,10 @@ Roots a template or a rule may name (`CONTEXT_ROOTS`):
 - `entry`: the entry event — `event` (its name, or its type for page/identify/…), `properties`,
   `timestamp`, `messageId`; absent for an enrollment not started by an event;
 - `event`: the last event a WAIT_FOR_EVENT matched, same shape; until one has, the entry event;
-- `journey`: `id`, `name`, `version`.
+- `journey`: `id`, `name`, `version`;
+- `unsubscribe_url`, `preferences_url` (templates only): the recipient's one-click unsubscribe link for
+  the send's subscription group and their preferences page, made at the send; "" on a transactional send
+  (and on a WEBHOOK send naming no group), which belongs to no group.
 
 Bound: each carried event's `properties` may take `MAX_CONTEXT_PROPERTIES_BYTES` of JSON; a larger one
 is carried without them (`propertiesDropped`), so a path into them does not resolve and says why. With
@@ -28,8 +31,16 @@ from domain.wire import WireModel
 if TYPE_CHECKING:
     from domain.events import EventRecord
 
-CONTEXT_ROOTS: Final = ("traits", "customer", "entry", "event", "journey")
-# Roots a rule's `valueFrom` may name (a CONDITION also reads `traits`; templates read all five).
+CONTEXT_ROOTS: Final = (
+    "traits",
+    "customer",
+    "entry",
+    "event",
+    "journey",
+    "unsubscribe_url",
+    "preferences_url",
+)
+# Roots a rule's `valueFrom` may name (a CONDITION also reads `traits`; templates read them all).
 VALUE_ROOTS: Final = ("entry", "event", "journey", "traits")
 MAX_CONTEXT_PROPERTIES_BYTES: Final = 16 * 1024
 

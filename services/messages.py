@@ -23,7 +23,14 @@ class MessageService:
         channel: str | None = None,
         journey_id: uuid.UUID | None = None,
         customer_id: str | None = None,
+        reason: str | None = None,
     ) -> Page[MessageRow]:
         return await self._messages.list(
-            tenant_id, page, status=status, channel=channel, journey_id=journey_id, customer_id=customer_id
+            tenant_id,
+            page,
+            status=status,
+            channel=channel,
+            journey_id=journey_id,
+            customer_id=customer_id,
+            reason=reason,
         )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from api.auth import Principal
 from api.deps import Paging, Uow, parse_id, require
 from api.schemas.common import PageMeta, PageOut
-from api.schemas.messages import MessageOut
+from api.schemas.messages import MessageOut, SuppressionReason
 from services.messages import MessageService
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
@@ -26,8 +26,10 @@ async def list_messages(
     channel: Annotated[str | None, Query(max_length=16)] = None,
     journey_id: Annotated[str | None, Query(alias="journeyId")] = None,
     customer_id: Annotated[str | None, Query(alias="customerId", max_length=256)] = None,
+    reason: Annotated[SuppressionReason | None, Query()] = None,
 ) -> PageOut[MessageOut]:
-    """The delivery log, newest first: each send with its idempotency key, status and provider id."""
+    """The delivery log, newest first: each send with its idempotency key, status and provider id, and
+    for a suppressed one its `reason` (filter with `?reason=unsubscribed`)."""
     page = await MessageService(uow).list(
         principal.tenant_id,
         paging,
@@ -35,6 +37,7 @@ async def list_messages(
         channel=channel,
         journey_id=parse_id(journey_id, "journey") if journey_id else None,
         customer_id=customer_id,
+        reason=reason,
     )
     return PageOut[MessageOut](
         data=[MessageOut.build(row) for row in page.items], meta=PageMeta.of(page.total, paging)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
 
 from api.schemas.common import ApiModel
 
 if TYPE_CHECKING:
     from store.rows import MessageRow
+
+
+# Why a message was suppressed (`reason` on the delivery log, and its filter).
+SuppressionReason = Literal["unsubscribed", "not_opted_in", "bounced", "complained", "frequency_cap"]
 
 
 class MessageOut(ApiModel):
@@ -24,6 +30,15 @@ class MessageOut(ApiModel):
     subject: str | None
     status: str
     error: str | None
+    reason: str | None = Field(
+        description="Why a suppressed message was not sent: unsubscribed, not_opted_in (an OPT_IN group "
+        "the customer has not joined), bounced, complained (the address is on the suppression list), "
+        "frequency_cap; null otherwise"
+    )
+    subscription_group_id: uuid.UUID | None = Field(
+        description="The subscription group the send was judged under; null for a transactional send "
+        "(and a WEBHOOK send naming none)"
+    )
     provider_message_id: str | None
     created_at: datetime
     sent_at: datetime | None
@@ -42,6 +57,8 @@ class MessageOut(ApiModel):
             subject=row.subject,
             status=row.status,
             error=row.error,
+            reason=row.reason,
+            subscription_group_id=row.subscription_group_id,
             provider_message_id=row.provider_message_id,
             created_at=row.created_at,
             sent_at=row.sent_at,

@@ -96,17 +96,27 @@ class MessageRepository:
         provider_message_id: str | None = None,
         recipient: str | None = None,
         subject: str | None = None,
+        reason: str | None = None,
     ) -> None:
+        """Set the status and error (both always); the other fields only when given. `reason`: why it was
+        suppressed (unsubscribed, not_opted_in, bounced, complained, frequency_cap)."""
         changes: dict[str, Any] = {"status": status, "error": error}
         for name, value in (
             ("sent_at", sent_at),
             ("provider_message_id", provider_message_id),
             ("recipient", recipient),
             ("subject", subject),
+            ("reason", reason),
         ):
             if value is not None:
                 changes[name] = value
         await self._session.execute(update(MessageRow).where(MessageRow.id == message_id).values(**changes))
+
+    async def assign_group(self, message_id: uuid.UUID, group_id: uuid.UUID | None) -> None:
+        """Record the subscription group the message is judged under (None: transactional, or none)."""
+        await self._session.execute(
+            update(MessageRow).where(MessageRow.id == message_id).values(subscription_group_id=group_id)
+        )
 
     async def list(
         self,
@@ -117,8 +127,11 @@ class MessageRepository:
         channel: str | None = None,
         journey_id: uuid.UUID | None = None,
         customer_id: str | None = None,
+        reason: str | None = None,
     ) -> Page[MessageRow]:
         conditions: list[Any] = [MessageRow.tenant_id == tenant_id]
+        if reason:
+            conditions.append(MessageRow.reason == reason)
         if status:
             conditions.append(MessageRow.status == status)
         if channel:
