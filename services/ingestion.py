@@ -39,6 +39,7 @@ from services.entries import trigger_name
 from services.identity import CallIds, CustomerIdentity, identifier_records, resolve_batch
 from services.live_journeys import LIVE_TRIGGERS, LiveTriggers, LiveVersion
 from services.segments import AssignmentService
+from services.subscriptions import SUBSCRIPTIONS_TRAIT, SubscriptionService
 from services.temporal import EnrollmentGateway
 from services.uow import EnrollmentStart, UnitOfWork
 from store.repositories.customers import CustomerRepository
@@ -228,11 +229,14 @@ class IngestionService:
             if incoming.traits and incoming.type != "group":
                 traits.setdefault(call.customer_id, {}).update(incoming.traits)
             records.extend(identifier_records(call.customer_id, ids[call.index], incoming.traits))
+        consent = _subscription_traits(calls, traits)
         await self._customers.ensure_many(
             tenant_id, [c.customer_id for c in calls if c.customer_id not in traits]
         )
         await self._customers.merge_traits_many(tenant_id, traits)
         await self._identifiers.record_many(tenant_id, records)
+        if consent:
+            await SubscriptionService(self._uow).apply_traits(tenant_id, consent)
 
     # ---- entries -----------------------------------------------------------------------------
 
@@ -402,6 +406,23 @@ class IngestionService:
                 )
             )
         return outcomes
+
+
+def _subscription_traits(calls: list[_Call], traits: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Identify traits' `subscriptions` ({"<group id or name>": bool}) per customer, in call order; the
+    key is taken out of the traits to merge (consent lives in customer_subscriptions, not in traits)."""
+    found: dict[str, dict[str, Any]] = {}
+    for call in calls:
+        wanted = call.incoming.traits.get(SUBSCRIPTIONS_TRAIT) if call.incoming.type == "identify" else None
+        if isinstance(wanted, dict):
+            found.setdefault(call.customer_id, {}).update(wanted)
+    for customer_id in found:
+        merged = traits.get(customer_id)
+        if merged is not None:
+            merged.pop(SUBSCRIPTIONS_TRAIT, None)
+            if not merged:
+                del traits[customer_id]
+    return found
 
 
 def _enrolled(call: _Call) -> int:
