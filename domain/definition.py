@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictInt, field_validator
 
 from domain.nodes import Node as Node
 from domain.nodes.base import MAX_DURATION as MAX_DURATION
@@ -69,6 +69,21 @@ class FrequencyCap(WireModel):
     _period = field_validator("period")(check_duration)
 
 
+# Enrollment priority: 1 runs first, 5 last (Temporal's task-queue priority keys, whose default range is
+# 1..5); a journey that says nothing is in the middle.
+HIGHEST_PRIORITY = 1
+LOWEST_PRIORITY = 5
+DEFAULT_PRIORITY = 3
+MAX_SENDS_PER_MINUTE = 100_000
+
+
+class RateLimit(WireModel):
+    """A journey's send rate (`settings.rateLimit`, Braze's per-Canvas limit): at most `perMinute` of its
+    messages admitted in any sliding minute; sends over it wait their turn, never dropped."""
+
+    per_minute: StrictInt = Field(ge=1, le=MAX_SENDS_PER_MINUTE)
+
+
 class JourneySettings(WireModel):
     allow_reentry: bool = False
     reentry_cooldown: str | None = None
@@ -76,6 +91,8 @@ class JourneySettings(WireModel):
     allow_anonymous: bool = False
     quiet_hours: QuietHours | None = None
     frequency_caps: list[FrequencyCap] = Field(default_factory=list)
+    priority: StrictInt = Field(default=DEFAULT_PRIORITY, ge=HIGHEST_PRIORITY, le=LOWEST_PRIORITY)
+    rate_limit: RateLimit | None = None
 
     _cooldown = field_validator("reentry_cooldown")(check_duration)
 
