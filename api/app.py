@@ -22,6 +22,7 @@ from api.routers import (
     audit,
     customer_subscriptions,
     customers,
+    delivery_events,
     enrollments,
     events,
     health,
@@ -32,6 +33,7 @@ from api.routers import (
     sources,
     steps,
     subscription_groups,
+    suppressions,
     templates,
     tracking,
 )
@@ -98,6 +100,8 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
         assignments,
         analytics,
         audit,
+        delivery_events,
+        suppressions,
     ):
         app.include_router(module.router)
     document_scopes(app)
