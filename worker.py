@@ -26,6 +26,7 @@ from activities.control import ControlActivities
 from activities.messaging import MessagingActivities
 from activities.profiles import ProfileActivities
 from activities.projections import ProjectionActivities
+from delivery.unsubscribe import UnsubscribeLinks
 from plumbing.logs import ActivityLogContext
 from plumbing.settings import Settings
 from services.temporal import EnrollmentGateway, TemporalConnection
@@ -79,6 +80,7 @@ def build_worker(
     messaging = MessagingActivities(
         sessions,
         {"EMAIL": EmailChannel(smtp_config(settings))},
+        unsubscribe=UnsubscribeLinks.from_settings(settings),
         webhook_allow_list=settings.webhook_allow_list,
     )
     projections = ProjectionActivities(sessions)

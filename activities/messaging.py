@@ -9,8 +9,13 @@ customer's inbox, in the same transaction that marks the message sent.
 Frequency caps (the journey's `settings.frequencyCaps`, sent along on the request) are checked once, when
 the message is claimed: the claim transaction holds an advisory lock on (tenant, customer), counts the
 customer's messages of the tenant — all journeys — that hold a slot in each cap's period, and records the
-message `suppressed` when one is full. Quiet hours are the workflow's business: it holds the send until
-the window ends before this activity is scheduled.
+message `suppressed` when one is full (`reason: frequency_cap`). Consent is judged in the same transaction:
+the send's subscription group (named, or its channel's default; none for a transactional send) and the
+customer's state in it; without consent the message is `suppressed` (`unsubscribed`, `not_opted_in`) and
+no provider is called. An address on the suppression list is `suppressed` (`bounced`, `complained`) once
+the message is composed. A send in a group renders `unsubscribe_url` (and `preferences_url`) and, for
+EMAIL, carries `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 8058). Quiet hours are the
+workflow's business: it holds the send until the window ends before this activity is scheduled.
 """
 
 from __future__ import annotations
@@ -24,17 +29,20 @@ from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import Channel, PermanentDeliveryError, TransientDeliveryError, temporal_retry_delay
+from activities.rate_limits import RATE_LIMITED, RateGate
 from activities.sending import (
     Claims,
     Composer,
     Deliverer,
     Outcomes,
     SendRefusedError,
+    Suppressed,
     WebhookWay,
 )
 from activities.webhooks import TargetGoneError
 from delivery.channel_settings import MAX_WEBHOOK_TIMEOUT_SECONDS as MAX_WEBHOOK_TIMEOUT_SECONDS
 from delivery.netguard import AllowList
+from delivery.unsubscribe import UnsubscribeLinks
 from domain.metrics import SEND_DURATION, SENDS
 from domain.payloads import SendRequest, SendResult
 
@@ -47,15 +55,20 @@ class MessagingActivities:
         sessions: async_sessionmaker[AsyncSession],
         channels: Mapping[str, Channel],
         *,
+        unsubscribe: UnsubscribeLinks,
         webhook_allow_list: Sequence[str] = (),
+        rate_gate: RateGate | None = None,
     ) -> None:
         """`channels` holds the EMAIL channel (SMTP). WEBHOOK, SMS and PUSH go over HTTP to the node's
-        action target, SSRF-guarded with `webhook_allow_list`; IN_APP writes to the database."""
+        action target, SSRF-guarded with `webhook_allow_list`; IN_APP writes to the database.
+        `unsubscribe` makes each recipient's unsubscribe link and headers."""
         AllowList.parse(webhook_allow_list)  # a malformed entry fails at startup, not on every send
         self._claims = Claims(sessions)
-        self._composer = Composer(sessions, channels)
+        self._composer = Composer(sessions, channels, unsubscribe)
         self._deliverer = Deliverer(webhook_allow_list)
         self._outcomes = Outcomes(sessions)
+        # The journey's settings.rateLimit, judged before the claim (activities.rate_limits).
+        self._rate_gate = rate_gate or RateGate(sessions)
 
     @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, request: SendRequest) -> SendResult:
@@ -69,6 +82,8 @@ class MessagingActivities:
             return result
         except ApplicationError as exc:
             outcome = "failed" if exc.non_retryable else "retry"
+            if exc.type == RATE_LIMITED:
+                outcome = "rate_limited"  # waits for a slot: not a delivery failure
             raise
         finally:
             # Outside a worker (tests calling the method directly) there is nothing to record to.
@@ -86,14 +101,19 @@ class MessagingActivities:
         message for good (non-retryable, the node's `onFailure` decides); a transient one keeps it
         queued and retries, honouring the receiver's Retry-After.
         """
-        claim = await self._claims.claim(request)
+        async with self._rate_gate.admission(request):  # over the journey's rateLimit: waits, retried
+            claim = await self._claims.claim(request)
         if claim.settled is not None:
             return claim.settled
         try:
-            letter = await self._composer.compose(request)
+            if claim.refused is not None:
+                raise claim.refused
+            letter = await self._composer.compose(request, claim)
         except SendRefusedError as exc:
             await self._outcomes.failed(claim, exc, exc.recipient)
             raise self._failure(request, exc.kind, exc) from exc
+        if isinstance(letter, Suppressed):
+            return await self._outcomes.suppressed(claim, letter)
         try:
             receipt = await self._deliverer.deliver(letter)
         except TargetGoneError as exc:

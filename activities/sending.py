@@ -1,14 +1,26 @@
 """The phases of one send attempt, each a small collaborator; `activities.messaging` runs them in order.
 
 1. `Claims.claim` — one transaction: the step records riding along, the customer's advisory lock, the
-   message row claimed by its idempotency key, and the frequency caps, judged once, when the message
-   is admitted. A message sent or suppressed before (a retried attempt) is settled here.
-2. `Composer.compose` — one read transaction (the action target, the template, the traits), then the
-   rendering: the message and the way it goes. A business reason it cannot go out is a `SendRefusedError`.
+   subscription group the send is judged under, the message row claimed by its idempotency key, the
+   customer's consent to the group (every attempt), and the frequency caps, judged once, when the
+   message is admitted. A message sent or suppressed before (a retried attempt) is settled here.
+2. `Composer.compose` — one read transaction (the action target, the template, the traits, the
+   suppression list for the recipient's address), then the rendering with the recipient's unsubscribe
+   link: the message and the way it goes, or `Suppressed` when the address is on the suppression list.
+   A business reason it cannot go out is a `SendRefusedError`.
 3. `Deliverer.deliver` — no transaction: the channel (SMTP, a signed webhook, an HTTP provider). IN_APP has
    nothing to deliver here: its inbox row is written with the outcome.
-4. `Outcomes` — one transaction each: `sent` (with the inbox row for IN_APP), `failed` (and, for a
-   webhook that is gone, its target disabled), or `retrying` (still queued, the last error kept).
+4. `Outcomes` — one transaction each: `sent` (with the inbox row for IN_APP), `suppressed`, `failed`
+   (and, for a webhook that is gone, its target disabled), or `retrying` (still queued, the last error
+   kept).
+
+Consent (SPEC §14). A transactional send belongs to no group and is judged by none; any other send is
+judged under the group it names, else its channel's default group (created OPT_OUT on first use) — except
+WEBHOOK, whose receivers are systems, not people: a WEBHOOK send is judged by a group only when it names
+one. In an OPT_OUT group the customer receives unless their row says unsubscribed; in an OPT_IN group only
+once their row says subscribed. A send without consent is `suppressed` with `reason` `unsubscribed` or
+`not_opted_in`. The suppression list (bounces, complaints) holds every send to a listed EMAIL address, SMS
+number or PUSH token, transactional ones too: the address cannot or does not want to receive mail.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from activities.providers import (
 from activities.webhooks import WebhookChannel, WebhookTarget
 from delivery.channel_settings import WebhookSettings
 from delivery.rendering import Renderer, TemplateRenderError
+from delivery.unsubscribe import UnsubscribeLink, UnsubscribeLinks
 from domain.durations import parse_duration
 from domain.payloads import SendRequest, SendResult
 from store.repositories.action_targets import ActionTargetRepository
@@ -44,11 +57,51 @@ from store.repositories.customers import CustomerRepository
 from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.inbox import InboxRepository
 from store.repositories.messages import MessageRepository
+from store.repositories.subscriptions import CustomerSubscriptionRepository, SubscriptionGroupRepository
+from store.repositories.suppressions import SuppressionRepository
 from store.repositories.templates import TemplateRepository
-from store.rows import ActionTargetRow
+from store.rows import ActionTargetRow, SubscriptionGroupRow
 
 IN_APP_RECIPIENT = "inbox"
 HTTP_CHANNELS = frozenset({"WEBHOOK", "SMS", "PUSH"})  # sent to the action target the node names
+# Channels whose recipient is an address a bounce or complaint can put on the suppression list.
+LISTED_CHANNELS = frozenset({"EMAIL", "SMS", "PUSH"})
+# Channels outside subscription groups unless the send names one: their receivers are systems.
+GROUPLESS_CHANNELS = frozenset({"WEBHOOK"})
+
+# Why a message was suppressed (messages.reason).
+UNSUBSCRIBED = "unsubscribed"
+NOT_OPTED_IN = "not_opted_in"
+BOUNCED = "bounced"
+COMPLAINED = "complained"
+FREQUENCY_CAP = "frequency_cap"
+SUPPRESSION_REASONS = (UNSUBSCRIBED, NOT_OPTED_IN, BOUNCED, COMPLAINED, FREQUENCY_CAP)
+
+
+def consent_reason(group_type: str, subscribed: bool | None) -> str | None:
+    """Why a customer has not consented to a send in a group of `group_type` (OPT_IN | OPT_OUT), or None
+    when they have. `subscribed`: the customer's row for the group; None when they have none.
+
+    OPT_OUT: sent unless the customer left (`unsubscribed`); OPT_IN: sent only once they joined — no row
+    is `not_opted_in`, a row saying false (they left again) is `unsubscribed`.
+    """
+    if subscribed is False:
+        return UNSUBSCRIBED
+    if subscribed is None and group_type == "OPT_IN":
+        return NOT_OPTED_IN
+    return None
+
+
+def consent_detail(reason: str, group_name: str, group_type: str) -> str:
+    """The delivery log's readable text for a consent suppression."""
+    if reason == NOT_OPTED_IN:
+        return f"not opted in: the customer has not joined the {group_type} subscription group {group_name!r}"
+    return f"unsubscribed: the customer left the subscription group {group_name!r}"
+
+
+def listed_reason(suppression_reason: str) -> str:
+    """messages.reason for a suppression-list entry: `complained` for a complaint, else `bounced`."""
+    return COMPLAINED if suppression_reason.lower().startswith("complain") else BOUNCED
 
 
 def webhook_target(settings: WebhookSettings) -> WebhookTarget:
@@ -102,10 +155,23 @@ Way = WebhookWay | ProviderWay | Channel | None
 @dataclass(frozen=True)
 class Claim:
     """The message row this attempt works on. `settled`: its answer when there is nothing to send —
-    sent or suppressed by an earlier attempt, or suppressed now because a frequency cap is full."""
+    sent or suppressed by an earlier attempt, or suppressed now (no consent, a frequency cap is full).
+    `group_id`: the subscription group the send is judged under (None: transactional, or a WEBHOOK naming
+    none). `refused`: why it cannot go out at all (the group it names is gone)."""
 
     message_id: uuid.UUID
     settled: SendResult | None = None
+    group_id: uuid.UUID | None = None
+    refused: SendRefusedError | None = None
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A composed message that does not go out: its address is on the suppression list."""
+
+    reason: str
+    error: str
+    recipient: str
 
 
 @dataclass(frozen=True)
@@ -140,6 +206,12 @@ class Claims:
             messages = MessageRepository(session)
             # Held to the end of this transaction: the cap count and the claim are one step.
             await messages.lock_customer(request.tenant_id, request.customer_id)
+            refused: SendRefusedError | None = None
+            try:
+                group = await _subscription_group(session, request)
+            except SendRefusedError as exc:
+                group, refused = None, exc
+            group_id = None if group is None else group.id
             message, created = await messages.claim_new(
                 {
                     "tenant_id": request.tenant_id,
@@ -149,18 +221,31 @@ class Claims:
                     "node_id": request.node_id,
                     "customer_id": request.customer_id,
                     "channel": request.config.channel,
+                    "subscription_group_id": group_id,
                 }
             )
             if message.status == "sent":
                 return Claim(message.id, SendResult(outcome="sent", message_id=message.provider_message_id))
             if message.status == "suppressed":
                 return Claim(message.id, SendResult(outcome="suppressed", error=message.error))
+            if refused is not None:
+                return Claim(message.id, refused=refused)
+            # Consent is judged on every attempt: a customer who left since the first one is not sent to.
+            if group is not None:
+                consent = await CustomerSubscriptionRepository(session).get(
+                    request.tenant_id, request.customer_id, group.id
+                )
+                why = consent_reason(group.type, None if consent is None else consent.subscribed)
+                if why is not None:
+                    detail = consent_detail(why, group.name, group.type)
+                    await messages.mark(message.id, status="suppressed", error=detail, reason=why)
+                    return Claim(message.id, SendResult(outcome="suppressed", error=detail), group_id)
             # Caps are judged once, when the message is admitted; a retried attempt keeps its slot.
-            reason = await self._cap_reached(messages, request, message.id) if created else None
-            if reason is not None:
-                await messages.mark(message.id, status="suppressed", error=reason)
-                return Claim(message.id, SendResult(outcome="suppressed", error=reason))
-            return Claim(message.id)
+            capped = await self._cap_reached(messages, request, message.id) if created else None
+            if capped is not None:
+                await messages.mark(message.id, status="suppressed", error=capped, reason=FREQUENCY_CAP)
+                return Claim(message.id, SendResult(outcome="suppressed", error=capped), group_id)
+            return Claim(message.id, group_id=group_id)
 
     @staticmethod
     async def _cap_reached(
@@ -195,28 +280,41 @@ class _Material:
     way: WebhookWay | ProviderWay | None  # the action target of a WEBHOOK, SMS or PUSH send
     sources: tuple[str | None, str] | None  # subject and body templates; None: the template is gone
     traits: Mapping[str, Any]
+    listed: str | None = None  # the suppression list's reason for the recipient's address, if listed
 
 
 class Composer:
     """Phase 2: the message from its template and the customer's traits, and the way it goes."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], channels: Mapping[str, Channel]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        channels: Mapping[str, Channel],
+        links: UnsubscribeLinks,
+    ) -> None:
         self._sessions = sessions
         self._channels = channels
+        self._links = links
         self._renderer = Renderer()
 
-    async def compose(self, request: SendRequest) -> Letter:
+    async def compose(self, request: SendRequest, claim: Claim) -> Letter | Suppressed:
         material = await self._read(request)
         channel = request.config.channel
         way, traits = material.way, material.traits
+        link = self._link(request, claim)
         if isinstance(way, WebhookWay):
             if material.sources is None:
                 raise self._template_gone(request, recipient=way.recipient)
             body = material.sources[1]
-            return Letter(self._render(request, traits, None, body, way.recipient, shown=way.recipient), way)
+            outbound = self._render(request, traits, None, body, way.recipient, link, shown=way.recipient)
+            return Letter(outbound, way)
         if material.sources is None:
             raise self._template_gone(request)
-        outbound = self._render(request, traits, *material.sources, _recipient(channel, traits))
+        recipient = _recipient(channel, traits)
+        if material.listed is not None:
+            reason = listed_reason(material.listed)
+            return Suppressed(reason, f"{reason}: {recipient} is on the suppression list", recipient)
+        outbound = self._render(request, traits, *material.sources, recipient, link)
         if channel == "IN_APP" or way is not None:
             return Letter(outbound, way)
         configured = self._channels.get(channel)
@@ -224,13 +322,25 @@ class Composer:
             raise SendRefusedError("ChannelNotConfigured", f"channel {channel} is not configured")
         return Letter(outbound, configured)
 
+    def _link(self, request: SendRequest, claim: Claim) -> UnsubscribeLink | None:
+        """The recipient's unsubscribe link for the send's group; None outside groups (transactional)."""
+        if claim.group_id is None:
+            return None
+        return self._links.for_recipient(request.tenant_id, request.customer_id, str(claim.group_id))
+
     async def _read(self, request: SendRequest) -> _Material:
         """One read transaction. A target that cannot be sent to is refused first."""
+        channel = request.config.channel
         async with transaction(self._sessions) as session:
-            way = await self._way(session, request) if request.config.channel in HTTP_CHANNELS else None
-            traits = await CustomerRepository(session).traits(request.tenant_id, request.customer_id)
+            way = await self._way(session, request) if channel in HTTP_CHANNELS else None
+            traits = await CustomerRepository(session).traits(request.tenant_id, request.customer_id) or {}
             sources = await self._sources(session, request)
-        return _Material(way, sources, traits or {})
+            listed = None
+            address = _listed_address(channel, traits)
+            if address is not None:
+                entry = await SuppressionRepository(session).find(request.tenant_id, channel, address)
+                listed = None if entry is None else entry.reason
+        return _Material(way, sources, traits, listed)
 
     @staticmethod
     def _template_gone(request: SendRequest, *, recipient: str | None = None) -> SendRefusedError:
@@ -281,14 +391,18 @@ class Composer:
         subject_source: str | None,
         body_source: str,
         recipient: str,
+        link: UnsubscribeLink | None,
         *,
         shown: str | None = None,
     ) -> OutboundMessage:
-        # The enrollment context first: `traits` and `customer` are the profile as read now.
+        # The enrollment context first: `traits` and `customer` are the profile as read now. Outside
+        # groups (transactional) the links render as "" and an email carries no List-Unsubscribe.
         context = {
             **request.context,
             "traits": dict(traits),
             "customer": {"id": request.customer_id, **traits},
+            "unsubscribe_url": "" if link is None else link.url,
+            "preferences_url": "" if link is None else link.preferences_url,
         }
         try:
             subject = (
@@ -297,8 +411,13 @@ class Composer:
             body = self._renderer.render(body_source, context, what="body")
         except TemplateRenderError as exc:
             raise SendRefusedError("TemplateError", str(exc), recipient=shown) from exc
+        headers = link.headers if link is not None and request.config.channel == "EMAIL" else {}
         return OutboundMessage(
-            idempotency_key=request.idempotency_key, recipient=recipient, subject=subject, body=body
+            idempotency_key=request.idempotency_key,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            headers=dict(headers),
         )
 
 
@@ -322,6 +441,44 @@ def _recipient(channel: str, traits: Mapping[str, Any]) -> str:
         return validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise SendRefusedError("InvalidRecipient", f"the customer's email is not valid: {exc}") from exc
+
+
+def _listed_address(channel: str, traits: Mapping[str, Any]) -> str | None:
+    """The address the suppression list is asked about (EMAIL, SMS, PUSH); None when there is none to
+    ask about (no or a bad address: composing refuses it)."""
+    if channel not in LISTED_CHANNELS:
+        return None
+    try:
+        return _recipient(channel, traits)
+    except SendRefusedError:
+        return None
+
+
+async def _subscription_group(session: AsyncSession, request: SendRequest) -> SubscriptionGroupRow | None:
+    """The group a send is judged under: the one it names, else its channel's default (created on first
+    use); None for a transactional send and for a WEBHOOK send naming none."""
+    config = request.config
+    if config.transactional:
+        return None
+    groups = SubscriptionGroupRepository(session)
+    named = config.subscription_group_id
+    if named is None:
+        if config.channel in GROUPLESS_CHANNELS:
+            return None
+        return await groups.ensure_default(request.tenant_id, config.channel)
+    try:
+        group_uuid = uuid.UUID(named)
+    except ValueError:
+        group_uuid = None
+    group = None if group_uuid is None else await groups.get(request.tenant_id, group_uuid)
+    if group is None:
+        raise SendRefusedError("SubscriptionGroupNotFound", f"subscription group {named!r} does not exist")
+    if group.channel != config.channel:
+        raise SendRefusedError(
+            "SubscriptionGroupMismatch",
+            f"subscription group {named!r} is a {group.channel} group, not {config.channel}",
+        )
+    return group
 
 
 async def _action_target(session: AsyncSession, request: SendRequest) -> ActionTargetRow:
@@ -400,6 +557,18 @@ class Outcomes:
                 subject=outbound.subject,
             )
         return SendResult(outcome="sent", message_id=receipt.provider_message_id)
+
+    async def suppressed(self, claim: Claim, suppressed: Suppressed) -> SendResult:
+        """Not sent: the recipient's address is on the suppression list."""
+        async with transaction(self._sessions) as session:
+            await MessageRepository(session).mark(
+                claim.message_id,
+                status="suppressed",
+                error=suppressed.error,
+                reason=suppressed.reason,
+                recipient=suppressed.recipient,
+            )
+        return SendResult(outcome="suppressed", error=suppressed.error)
 
     async def failed(self, claim: Claim, error: Exception, recipient: str | None) -> None:
         async with transaction(self._sessions) as session:

@@ -37,6 +37,7 @@ from activities.providers import (
     phone_number,
     push_token,
 )
+from delivery.unsubscribe import UnsubscribeLinks
 from devstack import SmtpSink
 from domain.definition import FrequencyCap, SendConfig
 from domain.payloads import SendRequest
@@ -50,6 +51,7 @@ from worker import smtp_config
 
 TENANT = "acme"
 LOOPBACK = ("127.0.0.1",)
+LINKS = UnsubscribeLinks(b"test-unsubscribe-secret", "http://api")
 
 
 @pytest.fixture
@@ -280,7 +282,7 @@ async def test_in_app_sends_land_in_the_inbox_once_and_can_be_marked_read(
         log = await messages_of(http, "reader")
 
         # A retried activity for a delivered message changes nothing.
-        activities = MessagingActivities(sessions, {})
+        activities = MessagingActivities(sessions, {}, unsubscribe=LINKS)
         again = await activities.send_message(
             SendRequest(
                 tenant_id=TENANT,
@@ -418,7 +420,9 @@ async def test_many_concurrent_sends_under_a_limit_one_cap_admit_exactly_one(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     await _customer(sessions, "crowd")
-    activities = MessagingActivities(sessions, {"EMAIL": EmailChannel(smtp_config(settings))})
+    activities = MessagingActivities(
+        sessions, {"EMAIL": EmailChannel(smtp_config(settings))}, unsubscribe=LINKS
+    )
     cap = [FrequencyCap(channel="EMAIL", limit=1, period="1 day")]
     results = await asyncio.gather(
         *(activities.send_message(_request(f"crowd:{n}", "EMAIL", cap, "crowd")) for n in range(8))
@@ -431,7 +435,7 @@ async def test_caps_count_per_channel_or_across_channels_and_are_judged_once(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     await _customer(sessions, "mixed")
-    activities = MessagingActivities(sessions, {})
+    activities = MessagingActivities(sessions, {}, unsubscribe=LINKS)
     email_cap = [FrequencyCap(channel="EMAIL", limit=1, period="1 day")]
     any_cap = [FrequencyCap(limit=2, period="1 hour")]
 
