@@ -32,6 +32,7 @@ from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.exit_segments import ExitSegmentRepository
 from store.repositories.journeys import JourneyRepository
 from store.repositories.pagination import Page, PageRequest
+from store.repositories.subscriptions import SubscriptionGroupRepository
 from store.rows import JourneyRow, JourneyVersionRow
 
 # Metadata a PATCH may change; definition parts (settings, goal, exit criteria) go to the draft.
@@ -112,6 +113,14 @@ def _trigger_type(definition: JourneyDefinition) -> str | None:
         return None
 
 
+def _canonical_uuid(text: str) -> str:
+    """`text` as a UUID's canonical spelling, or "" when it is not one."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return ""
+
+
 def _require_transition(row: JourneyRow, action: LifecycleAction) -> None:
     if row.status not in ALLOWED_FROM[action]:
         allowed = ", ".join(allowed_actions(row.status)) or "none"
@@ -157,7 +166,38 @@ class JourneyService:
         return validate_for_publish(draft) or (
             await schedule_issues(self._uow, tenant_id, draft)
             + await self._exit_segment_issues(tenant_id, draft)
+            + await self._subscription_group_issues(tenant_id, draft)
         )
+
+    async def _subscription_group_issues(self, tenant_id: str, draft: JourneyDefinition) -> list[FieldIssue]:
+        """Each SEND's `config.subscriptionGroupId` that is not a group of the tenant, or is a group of
+        another channel (none when no SEND names a group)."""
+        named = [
+            (index, node)
+            for index, node in enumerate(draft.nodes)
+            if isinstance(node, SendNode) and node.config.subscription_group_id is not None
+        ]
+        if not named:
+            return []
+        groups = {
+            str(row.id): row for row in await SubscriptionGroupRepository(self._uow.session).all(tenant_id)
+        }
+        issues: list[FieldIssue] = []
+        for index, node in named:
+            group_id = node.config.subscription_group_id
+            group = groups.get(_canonical_uuid(group_id or ""))
+            at = ("nodes", index, "config", "subscriptionGroupId")
+            if group is None:
+                issues.append(FieldIssue(at, f"unknown subscription group {group_id!r}"))
+            elif group.channel != node.config.channel:
+                issues.append(
+                    FieldIssue(
+                        at,
+                        f"subscription group {group_id!r} is a {group.channel} group; "
+                        f"this SEND is {node.config.channel}",
+                    )
+                )
+        return issues
 
     async def _exit_segment_issues(self, tenant_id: str, draft: JourneyDefinition) -> list[FieldIssue]:
         """Each `exitCriteria.segments[i]` that is not a segment of the tenant (one query, none when
@@ -337,11 +377,16 @@ class JourneyService:
         if issues:
             raise InvalidInputError(issues, detail="the journey graph is not publishable")
         exit_issues = await self._exit_segment_issues(tenant_id, definition)
-        if exit_issues:
+        group_issues = await self._subscription_group_issues(tenant_id, definition)
+        if exit_issues or group_issues:
             # With the SCHEDULE trigger's, if any: the same items, in the order `problems` lists them.
+            what = [
+                *(["its exit criteria name segments it does not have"] if exit_issues else []),
+                *(["its SENDs name subscription groups it does not have"] if group_issues else []),
+            ]
             raise InvalidInputError(
-                await schedule_issues(self._uow, tenant_id, definition) + exit_issues,
-                detail="the journey's exit criteria name segments it does not have",
+                await schedule_issues(self._uow, tenant_id, definition) + exit_issues + group_issues,
+                detail="the journey's " + " and ".join(what).removeprefix("its "),
             )
         if row.status == "PUBLISHED" and not await self.has_draft_changes(row):
             await self._sync_schedule(tenant_id, row, live=definition)
