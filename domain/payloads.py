@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from domain.definition import FrequencyCap, JourneyDefinition, ProfileUpdate, QuietHours, SendConfig
+from domain.definition import RateLimit
 from domain.events import EventRecord
 from domain.interpreter import EnrollmentStatus, JourneyState, StepRecord
 from domain.wire import WireModel
@@ -106,6 +107,8 @@ class SendRequest(WireModel):
     frequency_caps: list[FrequencyCap] = Field(default_factory=list)
     quiet_hours: QuietHours | None = None
     timezone: str | None = None
+    # The journey's settings.rateLimit (activities.rate_limits); None: no limit.
+    rate_limit: RateLimit | None = None
     # The enrollment context templates render with (`entry`, `event`, `journey`; `domain.context`).
     context: dict[str, Any] = Field(default_factory=dict)
 

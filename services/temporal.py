@@ -13,6 +13,7 @@ from temporalio.api.common.v1 import Payloads, WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest, SignalWorkflowExecutionRequest
 from temporalio.client import Client, Interceptor, WorkflowExecutionStatus
 from temporalio.common import (
+    Priority,
     SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
@@ -42,6 +43,17 @@ CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 
 logger = logging.getLogger(__name__)
+
+
+def enrollment_priority(payload: EnrollmentInput) -> Priority:
+    """How the task queue orders this enrollment's tasks when they back up: by the journey's
+    `settings.priority` (1 first), and within a priority fairly between tenants (the tenant id is the
+    fairness key: one tenant's large send cannot starve another's, on a server with fairness enabled).
+    Activities of the workflow inherit it."""
+    return Priority(
+        priority_key=payload.definition.settings.priority,
+        fairness_key=payload.tenant_id,
+    )
 
 
 async def connect_client(
@@ -144,6 +156,7 @@ class EnrollmentGateway:
                 task_queue=self._task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                priority=enrollment_priority(payload),
                 search_attributes=TypedSearchAttributes(
                     [
                         SearchAttributePair(TENANT_ID, payload.tenant_id),

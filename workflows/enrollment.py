@@ -277,6 +277,7 @@ class EnrollmentWorkflow:
             config=command.config,
             progress=batch,
             frequency_caps=settings.frequency_caps,
+            rate_limit=settings.rate_limit,
             context={**command.context, "journey": self._journey_context()},
         )
         if self._shell_holds_quiet_hours and settings.quiet_hours is not None:
