@@ -16,8 +16,10 @@ module reaches through `domain.nodes.kind_of` (exhaustive over the node union: a
 behaviour fails type checking, it cannot silently follow `next`):
 - TRIGGER: entry, passes through.
 - SEND: one message; outcome `sent`/`suppressed` continue, `failed` follows `onFailure` (fail|skip).
-  Entered inside the journey's quiet hours, it first waits for their end (a `Wait`, under the goal
-  deadline like any other), then sends.
+  Entered inside the quiet hours or outside its time `window`, both read in the customer's clock (the
+  `timezone` trait, read once and kept in `JourneyState.customer_clock`; else the journey's zone), it
+  first waits for the first instant outside the one and inside the other (a `Wait`, under the goal
+  deadline like any other), then sends; a new `timezone` trait during the hold recomputes it.
 - WAIT: `duration`, or `until` a local time (customer's `timezone` trait, else the journey's), or
   `untilTrait` (a date trait ± offset; a missing or past date continues at once).
 - WAIT_FOR_EVENT: `matched` on the first matching event since entry (events that arrived earlier
@@ -51,13 +53,16 @@ from domain.events import (
 )
 from domain.nodes import kind_of
 from domain.nodes.base import Awaiting as Awaiting
+from domain.nodes.base import CustomerClock as CustomerClock
 from domain.nodes.base import EnrollmentStatus as EnrollmentStatus
 from domain.nodes.base import StepStatus as StepStatus
 from domain.nodes.base import UnexpectedInputError as UnexpectedInputError
 from domain.nodes.base import idempotency_key as idempotency_key
 from domain.nodes.send import SendMessage as SendMessage
+from domain.nodes.send import SendNode
 from domain.nodes.split import split_bucket as split_bucket
 from domain.nodes.update import UpdateProfile as UpdateProfile
+from domain.nodes.wait import WaitNode
 from domain.wire import WireModel
 
 # Nodes entered in one step without blocking; validation forbids wait-free cycles, this is the
@@ -115,6 +120,8 @@ class JourneyState(WireModel):
     matched_event: ContextEvent | None = None
     journey_name: str = ""
     journey_version: int = 0
+    # The customer's `timezone` trait as last seen (None: not yet read); see `domain.nodes.send`.
+    customer_clock: CustomerClock | None = None
 
     def context(self) -> dict[str, Any]:
         """`entry`, `event` and `journey` as templates and rules read them."""
@@ -184,6 +191,14 @@ class EventReceived(WireModel):
     event: EventRecord
 
 
+class TraitsChanged(WireModel):
+    """The customer's profile changed outside an event (a profile update): the traits that changed."""
+
+    kind: Literal["traits_changed"] = "traits_changed"
+    now: datetime
+    traits: dict[str, Any] = Field(default_factory=dict)
+
+
 class PauseRequested(WireModel):
     kind: Literal["pause_requested"] = "pause_requested"
     now: datetime
@@ -208,6 +223,7 @@ AnyInput = (
     | ProfileUpdated
     | TimeReached
     | EventReceived
+    | TraitsChanged
     | PauseRequested
     | ResumeRequested
     | ExitRequested
@@ -251,7 +267,9 @@ AnyCommand = RecordStep | SendMessage | ReadProfile | UpdateProfile | Wait | Fin
 Command = Annotated[AnyCommand, Field(discriminator="kind")]
 BLOCKING = (SendMessage, ReadProfile, UpdateProfile, Wait)
 # What an open step may wait on until a deadline (`step_deadline`); anything else waits without one.
-_TIMED: tuple[Awaiting, ...] = ("time", "event", "quiet_hours")
+_TIMED: tuple[Awaiting, ...] = ("time", "event", "quiet_hours", "window")
+# What holds a step on the customer's clock (a new `timezone` trait recomputes it).
+_CLOCKED: tuple[Awaiting, ...] = ("quiet_hours", "window")
 
 
 def initial_state(
@@ -278,6 +296,7 @@ def step(
     *,
     hold_quiet_hours: bool = True,
     legacy_context: bool = False,
+    customer_clock: bool = False,
 ) -> tuple[JourneyState, list[AnyCommand]]:
     """Apply one input; return the new state and the commands to carry out, in order.
 
@@ -285,18 +304,39 @@ def step(
     enrollment workflow did before the interpreter held them (histories recorded then replay so).
     `legacy_context=True` has CONDITION rules read what they read before the enrollment context
     (`event` the last event received, no `entry`/`journey`), for histories recorded then.
+    `customer_clock=True` reads quiet hours and SEND windows in the customer's clock (`domain.nodes.send`)
+    and records why an unusable `timezone` trait was ignored; the enrollment workflow asks for it behind
+    its `customer-clock-v1` patch. Without it, quiet hours are read in the journey's zone only and SEND
+    windows do not hold, as before the customer's clock (histories recorded then replay so).
     """
     state = state.model_copy(deep=True)
     commands: list[AnyCommand] = []
     if state.status != "ACTIVE":
         return state, commands
     machine = _Machine(
-        definition, state, commands, hold_quiet_hours=hold_quiet_hours, legacy_context=legacy_context
+        definition,
+        state,
+        commands,
+        hold_quiet_hours=hold_quiet_hours,
+        legacy_context=legacy_context,
+        customer_clock=customer_clock,
     )
     machine.apply(event)
     if state.status == "ACTIVE" and not any(isinstance(c, BLOCKING) for c in commands):
         commands.append(blocking_command(definition, state))
     return state, commands
+
+
+def customer_clock_matters(definition: JourneyDefinition) -> bool:
+    """Whether the customer's clock can change anything `step` decides for this journey (quiet hours, a
+    SEND window, a WAIT `until` or `untilTrait`); when it cannot, `customer_clock` makes no difference."""
+    if definition.settings.quiet_hours is not None:
+        return True
+    return any(
+        (isinstance(node, SendNode) and node.config.window is not None)
+        or (isinstance(node, WaitNode) and node.config.duration is None)
+        for node in definition.nodes
+    )
 
 
 def blocking_command(definition: JourneyDefinition, state: JourneyState) -> AnyCommand:
@@ -347,12 +387,14 @@ class _Machine:
         *,
         hold_quiet_hours: bool,
         legacy_context: bool = False,
+        customer_clock: bool = False,
     ) -> None:
         self.definition = definition
         self.state = state
         self.commands = commands
         self.holds_quiet_hours = hold_quiet_hours
         self.legacy_context = legacy_context
+        self.customer_clock = customer_clock
 
     # ---- dispatch -----------------------------------------------------------------------------
 
@@ -371,6 +413,8 @@ class _Machine:
             self._time_reached(event.now)
         elif isinstance(event, EventReceived):
             self._event_received(event.event, event.now)
+        elif isinstance(event, TraitsChanged):
+            self._traits_changed(event.traits, event.now)
         elif isinstance(event, PauseRequested):
             self.state.paused = True
         elif isinstance(event, ResumeRequested):
@@ -392,6 +436,8 @@ class _Machine:
 
     def _profile_read(self, event: ProfileRead) -> None:
         node = self._expect("profile", event.node_id, event.visit)
+        if self.customer_clock:
+            self.state.customer_clock = CustomerClock.of(event.traits.get("timezone"))
         if goal_reached_by_traits(self.definition.goal, event.traits) and self._convert(event.now):
             return
         self._leave(node, kind_of(node).on_profile_read(node, self, event), event.now)
@@ -420,6 +466,8 @@ class _Machine:
             return
         if goal_reached_by_event(self.definition.goal, event) and self._convert(now):
             return
+        if event.type != "group":  # a group call's traits are the group's
+            self._traits_changed(event.traits, now)
         if state.awaiting == "event" and state.open_step is not None:
             node = self.definition.node(state.open_step.node_id)
             label = kind_of(node).on_event(node, self, event, now)
@@ -427,6 +475,17 @@ class _Machine:
                 self._leave(node, label, now)
                 return
         state.buffered_events = [*state.buffered_events, event][-BUFFERED_EVENTS_LIMIT:]
+
+    def _traits_changed(self, traits: dict[str, Any], now: datetime) -> None:
+        """A `timezone` trait (an identify, any call's traits, a profile update) moves the customer's clock;
+        a step held on it is recomputed."""
+        state = self.state
+        if not self.customer_clock or "timezone" not in traits:
+            return
+        state.customer_clock = CustomerClock.of(traits["timezone"])
+        if state.awaiting in _CLOCKED and state.open_step is not None:
+            node = self.definition.node(state.open_step.node_id)
+            self._leave(node, kind_of(node).on_clock_changed(node, self, now), now)
 
     def _resume(self, now: datetime) -> None:
         state = self.state

@@ -24,6 +24,8 @@ SIGNAL_EVENT = "event"
 SIGNAL_PAUSE = "pause"
 SIGNAL_RESUME = "resume"
 SIGNAL_EXIT = "exit"
+# A profile update changed traits an enrollment reads from its state (the customer's `timezone`).
+SIGNAL_TRAITS = "traits"
 
 ControlInstruction = Literal["hold", "release", "exit"]
 
@@ -55,6 +57,13 @@ class EnrollmentResult(WireModel):
 class EventSignal(WireModel):
     schema_version: int = 1
     event: EventRecord
+
+
+class TraitsSignal(WireModel):
+    """The traits a profile update changed (an identify reaches enrollments as an `EventSignal` instead)."""
+
+    schema_version: int = 1
+    traits: dict[str, Any] = Field(default_factory=dict)
 
 
 class ControlSignal(WireModel):

@@ -1,4 +1,4 @@
-"""Wall-clock arithmetic for WAIT nodes and quiet hours: pure and DST-safe.
+"""Wall-clock arithmetic for WAIT nodes, quiet hours and SEND time windows: pure and DST-safe.
 
 Nothing here reads a clock: `now` is always passed in, and every returned instant is a timezone-aware
 UTC datetime. Local times are interpreted in an IANA zone (`resolve_zone`).
@@ -41,6 +41,125 @@ def resolve_zone(customer_zone: str | None, journey_zone: str) -> ZoneInfo:
             except (ZoneInfoNotFoundError, ValueError, OSError):
                 continue
     return ZoneInfo("UTC")
+
+
+WEEKDAY_NAMES: dict[str, int] = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("mon", "monday"),
+            ("tue", "tues", "tuesday"),
+            ("wed", "wednesday"),
+            ("thu", "thur", "thurs", "thursday"),
+            ("fri", "friday"),
+            ("sat", "saturday"),
+            ("sun", "sunday"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+# How many hold recomputations `send_hold_end` tries before it gives the quiet hours up (a window wholly
+# inside them never opens; publish refuses that, this is the belt to that brace).
+_HOLD_ROUNDS = 64
+
+
+def weekday_number(value: object) -> int | None:
+    """An ISO weekday (1=Monday .. 7=Sunday) from a number or an English name ("mon", "Monday"); None
+    when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value in _ISO_WEEKDAYS else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.isdigit():
+            return weekday_number(int(text))
+        return WEEKDAY_NAMES.get(text)
+    return None
+
+
+def zone_named(key: object) -> ZoneInfo | None:
+    """The IANA zone `key` names, or None (not a string, empty, unknown, a path)."""
+    if not isinstance(key, str) or not key:
+        return None
+    try:
+        return ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def is_wall_time(text: object) -> bool:
+    """Whether `text` is a local time 'HH:MM' (00:00 to 23:59)."""
+    return isinstance(text, str) and _WALL_TIME.match(text) is not None
+
+
+def in_window(now: datetime, days: Sequence[int], start: str | None, end: str | None, zone: ZoneInfo) -> bool:
+    """Whether the clock in `zone` at `now` is inside a SEND's time window.
+
+    `days` are ISO weekdays (empty: every day). Without `start`/`end` the window is the whole of each
+    day. `start` after `end` is a window across midnight: the stretch after midnight belongs to the day
+    the window opened (a Friday 22:00-06:00 window holds Saturday 05:00, not Friday 05:00). Membership is
+    by wall clock, like quiet hours.
+    """
+    _require_aware(now, "now")
+    local = now.astimezone(zone)
+    today, time_of_day = local.date(), local.time()
+    allowed = set(days)
+
+    def on(day: date) -> bool:
+        return not allowed or day.isoweekday() in allowed
+
+    if start is None or end is None:
+        return on(today)
+    opens, closes = _parse_wall_time(start, "from"), _parse_wall_time(end, "to")
+    if opens < closes:
+        return on(today) and opens <= time_of_day < closes
+    if opens == closes:  # refused at publish; read as the whole day
+        return on(today)
+    return (time_of_day >= opens and on(today)) or (time_of_day < closes and on(today - timedelta(days=1)))
+
+
+def window_opening(
+    now: datetime, days: Sequence[int], start: str | None, end: str | None, zone: ZoneInfo
+) -> datetime:
+    """`now` when it is inside the window, else the instant the window next opens (its `start`, or local
+    midnight for a whole-day window, on an allowed day; a `start` in a spring-forward gap opens when the
+    clock jumps)."""
+    if in_window(now, days, start, end, zone):
+        return now
+    return next_local_time(now, start if start is not None and end is not None else "00:00", days, zone)
+
+
+def send_hold_end(
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    quiet: tuple[str, str] | None = None,
+    window: tuple[Sequence[int], str | None, str | None] | None = None,
+) -> datetime | None:
+    """When a SEND reached at `now` may go: None when it may go now, else the first instant after `now`
+    that is outside the quiet hours `(start, end)` and inside the time window `(days, from, to)`, both read
+    in `zone`. Should no such instant come (a window wholly inside the quiet hours, refused at publish),
+    the window alone decides.
+    """
+    moment = now
+    for _ in range(_HOLD_ROUNDS):
+        moved = False
+        if quiet is not None:
+            quiet_end = quiet_hours_end(moment, quiet[0], quiet[1], zone)
+            if quiet_end is not None:
+                moment, moved = quiet_end, True
+        if window is not None:
+            opening = window_opening(moment, *window, zone)
+            if opening != moment:
+                moment, moved = opening, True
+        if not moved:
+            return None if moment == now else moment
+    if window is None:
+        return None
+    opening = window_opening(now, *window, zone)
+    return None if opening == now else opening
 
 
 def next_local_time(now: datetime, at: str, weekdays: Sequence[int], zone: ZoneInfo) -> datetime:

@@ -8,7 +8,9 @@ from domain.context import VALUE_ROOTS
 from domain.definition import ConditionNode, JourneyDefinition, Node, TriggerNode, WaitForEventNode
 from domain.errors import FieldIssue
 from domain.nodes import kind_of, labels
+from domain.nodes.send import SendNode, window_issues
 from domain.rules import Rule
+from domain.schedule import is_wall_time
 
 
 def expected_labels(node: Node) -> set[str]:
@@ -70,6 +72,7 @@ def validate_graph(definition: JourneyDefinition) -> list[FieldIssue]:
         issues.extend(FieldIssue(("nodes", i, *loc), msg) for loc, msg in kind_of(node).issues(node))
 
     issues.extend(_value_from_issues(definition))
+    issues.extend(_windows_in_quiet_hours(definition))
     if len(triggers) == 1:
         issues.extend(_reachability(definition, index_of, outgoing))
     issues.extend(_cycles_without_wait(definition, index_of, outgoing))
@@ -170,4 +173,45 @@ def _value_from_issues(definition: JourneyDefinition) -> list[FieldIssue]:
     if definition.exit_criteria is not None:
         for e, exit_event in enumerate(definition.exit_criteria.events):
             check(exit_event.rules, ("exitCriteria", "events", e, "rules"), in_events)
+    return issues
+
+
+_MINUTES_A_DAY = 24 * 60
+
+
+def _daily_minutes(start: str, end: str) -> set[int]:
+    """The minutes of the day a daily `start`-`end` stretch covers (start after end: across midnight)."""
+    first = int(start[:2]) * 60 + int(start[3:])
+    last = int(end[:2]) * 60 + int(end[3:])
+    if first <= last:
+        return set(range(first, last))
+    return set(range(first, _MINUTES_A_DAY)) | set(range(last))
+
+
+def _windows_in_quiet_hours(definition: JourneyDefinition) -> list[FieldIssue]:
+    """A SEND window wholly inside the journey's quiet hours would never open (by wall clock; days do not
+    matter, quiet hours hold every day)."""
+    quiet = definition.settings.quiet_hours
+    if quiet is None or quiet.start == quiet.end:
+        return []
+    quiet_minutes = _daily_minutes(quiet.start, quiet.end)
+    issues: list[FieldIssue] = []
+    for i, node in enumerate(definition.nodes):
+        window = node.config.window if isinstance(node, SendNode) else None
+        if window is None or window_issues(window):
+            continue  # none, or its own issues say what is wrong first
+        if window.from_ is None or window.to is None:
+            minutes = set(range(_MINUTES_A_DAY))
+        elif is_wall_time(window.from_) and is_wall_time(window.to):
+            minutes = _daily_minutes(window.from_, window.to)
+        else:
+            continue
+        if minutes <= quiet_minutes:
+            issues.append(
+                FieldIssue(
+                    ("nodes", i, "config", "window"),
+                    f"the window lies wholly inside the journey's quiet hours ({quiet.start}-{quiet.end}): "
+                    "the send would never go",
+                )
+            )
     return issues

@@ -37,8 +37,11 @@ with workflow.unsafe.imports_passed_through():
         Started,
         StepRecord,
         TimeReached,
+        TraitsChanged,
+        UnexpectedInputError,
         UpdateProfile,
         Wait,
+        customer_clock_matters,
         initial_state,
         step,
     )
@@ -49,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         SIGNAL_EXIT,
         SIGNAL_PAUSE,
         SIGNAL_RESUME,
+        SIGNAL_TRAITS,
         ControlSignal,
         EnrollmentInput,
         EnrollmentResult,
@@ -62,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         ProgressBatch,
         SendRequest,
         SendResult,
+        TraitsSignal,
     )
     from domain.schedule import quiet_hours_end, resolve_zone
 
@@ -97,6 +102,12 @@ QUIET_HOURS_PATCH = "quiet-hours-v1"
 INTERPRETER_QUIET_HOURS_PATCH = "interpreter-quiet-hours-v1"
 # Patch: CONDITION rules read the enrollment context (`domain.context`); see `_step`.
 ENROLLMENT_CONTEXT_PATCH = "enrollment-context-v1"
+# Patch: the customer's clock. Quiet hours and SEND windows are read in the customer's `timezone` trait
+# (a SEND that needs it reads the profile first, once per enrollment), a SEND outside its window holds,
+# and a step says why an unusable zone was ignored. Asked only when the interpreter decides differently
+# with it than without (`_step`), so enrollments it changes nothing for record no marker; histories from
+# before it replay with quiet hours in the journey's zone.
+CUSTOMER_CLOCK_PATCH = "customer-clock-v1"
 # Patch: the lean enrollment. Sends run as local activities (the same `send_message` activity, request,
 # idempotency key and retry horizon: a day, with the same backoff; a backoff longer than the SDK's local
 # retry threshold becomes a workflow timer) and every projection write is a local activity, the one
@@ -132,8 +143,11 @@ class EnrollmentWorkflow:
         self._pending: list[StepRecord] = []
         self._stale_since: datetime | None = None
         self._last_written: EnrollmentSnapshot | None = None
-        # Signals not yet fed to the interpreter, in arrival order.
-        self._signals: list[tuple[str, EventRecord | None, str | None]] = []
+        # Signals not yet fed to the interpreter, in arrival order: (name, event or changed traits, reason).
+        self._signals: list[tuple[str, EventRecord | dict[str, Any] | None, str | None]] = []
+        # CUSTOMER_CLOCK_PATCH's answer once asked (None: not yet needed); True outright for a journey
+        # where the customer's clock changes nothing.
+        self._customer_clock: bool | None = None if customer_clock_matters(input.definition) else True
         # Set when this run replays a history from before INTERPRETER_QUIET_HOURS_PATCH: the shell holds
         # sends in quiet hours, as it did then.
         self._shell_holds_quiet_hours = False
@@ -157,6 +171,10 @@ class EnrollmentWorkflow:
     @workflow.signal(name=SIGNAL_EXIT)
     def exit(self, signal: ControlSignal | None = None) -> None:
         self._signals.append((SIGNAL_EXIT, None, signal.reason if signal is not None else None))
+
+    @workflow.signal(name=SIGNAL_TRAITS)
+    def traits(self, signal: TraitsSignal) -> None:
+        self._signals.append((SIGNAL_TRAITS, dict(signal.traits), None))
 
     @workflow.query(name="state")
     def state(self) -> EnrollmentStateView:
@@ -231,19 +249,40 @@ class EnrollmentWorkflow:
 
     def _step(self, outcome: AnyInput) -> tuple[JourneyState, list[AnyCommand]]:
         definition = self._input.definition
-        state, commands = step(definition, self._state, outcome)
+        state, commands = step(
+            definition, self._state, outcome, customer_clock=self._customer_clock is not False
+        )
+        if self._customer_clock is None:
+            # The customer's clock. Asked only when it changes what the interpreter decides (a profile
+            # read before a send, a hold in another zone or for a window, a step's detail), so only such
+            # enrollments record the marker; histories from before it replay without it.
+            try:
+                before: tuple[JourneyState, list[AnyCommand]] | None = step(
+                    definition, self._state, outcome, customer_clock=False
+                )
+            except UnexpectedInputError:  # an input only the clock's path expects (its profile read)
+                before = None
+            if before is None or before[1] != commands:
+                self._customer_clock = workflow.patched(CUSTOMER_CLOCK_PATCH)
+                if not self._customer_clock:
+                    if before is None:
+                        raise ApplicationError("a history without the customer's clock read a send's zone")
+                    state, commands = before
+        clock = self._customer_clock is not False
         if isinstance(outcome, ProfileRead):
             # A CONDITION decides here. Asked only when its rules read the context differently from
             # before it (`event` the last matched event, `entry`, `journey`), so only such enrollments
             # record the marker; histories from before it replay with what rules read then.
-            legacy = step(definition, self._state, outcome, legacy_context=True)
+            legacy = step(definition, self._state, outcome, legacy_context=True, customer_clock=clock)
             if legacy[1] != commands and not workflow.patched(ENROLLMENT_CONTEXT_PATCH):
                 state, commands = legacy
         if state.awaiting == "quiet_hours" and not workflow.patched(INTERPRETER_QUIET_HOURS_PATCH):
             # Recorded before the interpreter held sends: the same input without its hold (the
             # interpreter is pure, so asking again is free); `_send` holds the send instead.
             self._shell_holds_quiet_hours = True
-            state, commands = step(definition, self._state, outcome, hold_quiet_hours=False)
+            state, commands = step(
+                definition, self._state, outcome, hold_quiet_hours=False, customer_clock=clock
+            )
         return state, commands
 
     # ---- carrying out commands ----------------------------------------------------------------
@@ -251,8 +290,10 @@ class EnrollmentWorkflow:
     def _take_signal(self) -> AnyInput:
         name, event, reason = self._signals.pop(0)
         now = workflow.now()
-        if name == SIGNAL_EVENT and event is not None:
+        if name == SIGNAL_EVENT and isinstance(event, EventRecord):
             return EventReceived(now=now, event=event)
+        if name == SIGNAL_TRAITS and isinstance(event, dict):
+            return TraitsChanged(now=now, traits=event)
         if name == SIGNAL_PAUSE:
             return PauseRequested(now=now)
         if name == SIGNAL_RESUME:

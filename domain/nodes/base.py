@@ -12,10 +12,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar, get_args
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from domain.durations import parse_duration
+from domain.schedule import resolve_zone, zone_named
 from domain.wire import WireModel
 
 if TYPE_CHECKING:
@@ -24,12 +26,14 @@ if TYPE_CHECKING:
     from domain.interpreter import JourneyState, ProfileRead, ProfileUpdated, SendFinished
 
 MAX_NAME_LENGTH = 200
+MAX_ZONE_TEXT = 64
 MAX_DURATION = timedelta(days=366)
 
 EnrollmentStatus = Literal["ACTIVE", "COMPLETED", "EXITED", "FAILED"]
 StepStatus = Literal["ACTIVE", "COMPLETED", "FAILED", "SKIPPED", "EXITED"]
-# What an open step waits on. `quiet_hours`: a SEND held until the journey's quiet hours end.
-Awaiting = Literal["send", "profile", "update", "time", "event", "quiet_hours", "resume"]
+# What an open step waits on. `quiet_hours`: a SEND held until the quiet hours end; `window`: a SEND held
+# until its time window opens (and the quiet hours are over).
+Awaiting = Literal["send", "profile", "update", "time", "event", "quiet_hours", "window", "resume"]
 Loc = tuple[str | int, ...]
 
 
@@ -46,6 +50,36 @@ def idempotency_key(enrollment_id: str, node_id: str, visit: int) -> str:
 
 class UnexpectedInputError(ValueError):
     """An effect's outcome that does not belong to the step the enrollment is on (a shell bug)."""
+
+
+class CustomerClock(WireModel):
+    """The customer's `timezone` trait as the enrollment last saw it (a profile read, or an event's traits).
+
+    Kept in the enrollment's state so that a SEND needing the customer's zone reads the profile once, not
+    per send; `valid` is decided when it is seen, so a replay never depends on the worker's tz database.
+    """
+
+    timezone: str | None = None
+    valid: bool = False
+
+    @classmethod
+    def of(cls, trait: object) -> CustomerClock:
+        """From the trait's value (absent: None); a value that is not a string is kept as its text."""
+        if trait is None or trait == "":
+            return cls()
+        text = trait if isinstance(trait, str) else repr(trait)
+        return cls(timezone=text[:MAX_ZONE_TEXT], valid=zone_named(trait) is not None)
+
+    def zone(self, journey_zone: str) -> tuple[ZoneInfo, str | None]:
+        """The customer's zone when valid, else the journey's, with why the customer's was not used (None
+        when it was, or when the customer has none)."""
+        own = zone_named(self.timezone) if self.valid else None
+        if own is not None:
+            return own, None
+        fallback = resolve_zone(None, journey_zone)
+        if self.timezone is None:
+            return fallback, None
+        return fallback, f"timezone {self.timezone!r} is not an IANA zone; used the journey's {fallback.key}"
 
 
 class Position(WireModel):
@@ -84,6 +118,12 @@ class Run(Protocol):
     @property
     def holds_quiet_hours(self) -> bool:
         """Whether a SEND inside the journey's quiet hours waits for their end here (see `step`)."""
+        ...
+
+    @property
+    def customer_clock(self) -> bool:
+        """Whether quiet hours and SEND windows follow the customer's `timezone` trait, and the step records
+        say why an unusable one was ignored (see `step`)."""
         ...
 
     @property
@@ -169,6 +209,11 @@ class NodeKind(ABC, Generic[N]):
     def on_time_reached(self, node: N, run: Run, now: datetime) -> str | None:
         """The open step's deadline passed (the goal deadline is the interpreter's)."""
         raise UnexpectedInputError(f"{node.type} node {node.id!r} has no deadline")
+
+    def on_clock_changed(self, node: N, run: Run, now: datetime) -> str | None:
+        """The customer's `timezone` trait changed while the open step is held on the clock (`quiet_hours`,
+        `window`): recompute the hold. Nodes that hold nothing ignore it."""
+        return None
 
     def on_event(self, node: N, run: Run, event: EventRecord, now: datetime) -> str | None:
         """An event while the open step awaits one: a label if it takes it, None to leave it buffered."""

@@ -1,8 +1,8 @@
 """WAIT: for a `duration`, `until` a local time, or `untilTrait` (a date trait ± offset); then `next`.
 
-`until` is read in the customer's `timezone` trait, else the journey's, and `untilTrait` needs the trait:
-both read the profile first. A missing or unusable date trait, or a time already passed, continues at
-once. A loop may run through a WAIT.
+`until` is read in the customer's `timezone` trait, else the journey's (an unusable trait is ignored and
+the step's detail says so), and `untilTrait` needs the trait: both read the profile first. A missing or
+unusable date trait, or a time already passed, continues at once. A loop may run through a WAIT.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator, model_validator
 
 from domain.durations import parse_duration
-from domain.nodes.base import NodeBase, NodeKind, Run, check_duration
+from domain.nodes.base import CustomerClock, NodeBase, NodeKind, Run, check_duration
 from domain.schedule import next_local_time, resolve_zone, until_trait
 from domain.wire import WireModel
 
@@ -65,7 +65,15 @@ class WaitKind(NodeKind[WaitNode]):
     def on_profile_read(self, node: WaitNode, run: Run, read: ProfileRead) -> str | None:
         now, traits = read.now, read.traits
         timezone = traits.get("timezone")
-        zone = resolve_zone(timezone if isinstance(timezone, str) else None, run.definition.settings.timezone)
+        journey_zone = run.definition.settings.timezone
+        why: str | None = None
+        if run.customer_clock:
+            # An unusable zone is ignored, and the step says so (kept on the open step until it closes).
+            zone, why = CustomerClock.of(timezone).zone(journey_zone)
+            assert run.state.open_step is not None
+            run.state.open_step.detail = why
+        else:
+            zone = resolve_zone(timezone if isinstance(timezone, str) else None, journey_zone)
         config = node.config
         until: datetime | None
         if config.until is not None:
@@ -75,13 +83,14 @@ class WaitKind(NodeKind[WaitNode]):
             until = until_trait(now, traits.get(config.until_trait.field), config.until_trait.offset, zone)
         if until is None or until <= now:
             detail = "date trait missing or unusable" if until is None else "time already passed"
-            run.close(now, status="COMPLETED", detail=detail)
+            run.close(now, status="COMPLETED", detail=detail if why is None else f"{detail}; {why}")
             return "next"
         run.wait_on("time", until)
         return None
 
     def on_time_reached(self, node: WaitNode, run: Run, now: datetime) -> str | None:
-        run.close(now, status="COMPLETED")
+        open_step = run.state.open_step
+        run.close(now, status="COMPLETED", detail=None if open_step is None else open_step.detail)
         return "next"
 
 
