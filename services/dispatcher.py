@@ -43,7 +43,15 @@ from domain.metrics import (
     DISPATCH_RETRIES,
     DISPATCHED,
 )
-from domain.payloads import SIGNAL_EVENT, SIGNAL_EXIT, ControlSignal, EnrollmentInput, EventSignal
+from domain.payloads import (
+    SIGNAL_EVENT,
+    SIGNAL_EXIT,
+    SIGNAL_TRAITS,
+    ControlSignal,
+    EnrollmentInput,
+    EventSignal,
+    TraitsSignal,
+)
 from services.live_journeys import VERSIONS, VersionCache, VersionKey
 from services.temporal import EnrollmentGateway
 from store.repositories.outbox import CHANNEL, ClaimedRow, OutboxRepository
@@ -248,6 +256,12 @@ class Dispatcher:
             except ValidationError as exc:
                 raise UndeliverableError(f"the exit no longer decodes: {_first_error(exc)}") from exc
             return "exited" if await self._signal(row, SIGNAL_EXIT, control) else "gone"
+        if row.kind == "traits":  # a profile update changed a trait enrollments keep (services.customers)
+            try:
+                traits = TraitsSignal.model_validate(row.payload)
+            except ValidationError as exc:
+                raise UndeliverableError(f"the traits no longer decode: {_first_error(exc)}") from exc
+            return "signalled" if await self._signal(row, SIGNAL_TRAITS, traits) else "gone"
         raise UndeliverableError(f"unknown outbox row kind {row.kind!r}")
 
     async def _signal(self, row: ClaimedRow, name: str, payload: object) -> bool:
