@@ -24,6 +24,7 @@ WEBHOOK = {
     "channel": "WEBHOOK",
     "settings": {"url": "https://hooks.example.com/x"},
 }
+SUBSCRIPTION_GROUP = {"name": "Acme news", "channel": "EMAIL", "type": "OPT_IN"}
 TEMPLATE = {"name": "Welcome", "channel": "EMAIL", "subject": "Hi {{ traits.firstName }}", "body": "Hello!"}
 PARAMETER = re.compile(r"\{([^}]+)\}")
 
@@ -66,6 +67,8 @@ async def create_acme_objects(http: httpx.AsyncClient) -> dict[str, str]:
     target = ok(await http.post("/v1/actiontargets", json=WEBHOOK), 201)
     template = ok(await http.post("/v1/templates", json=TEMPLATE), 201)
     source = ok(await http.post("/v1/sources", json={"name": "Acme site"}), 201)
+    group = ok(await http.post("/v1/subscriptiongroups", json=SUBSCRIPTION_GROUP), 201)
+    ok(await http.put(f"/v1/customers/{CUSTOMER}/subscriptions/{group['id']}", json={"subscribed": True}))
     # One refused event, so that the source has a rejection to (not) show.
     tracked = await http.post(
         "/v1/batch",
@@ -79,6 +82,7 @@ async def create_acme_objects(http: httpx.AsyncClient) -> dict[str, str]:
         "actionTarget": target["id"],
         "template": template["id"],
         "source": source["id"],
+        "subscriptionGroup": group["id"],
         "assignedCustomer": assigned["data"][0]["customerId"],
     }
 
@@ -103,6 +107,9 @@ async def snapshot(http: httpx.AsyncClient, ids: dict[str, str]) -> dict[str, An
         f"/v1/templates/{ids['template']}",
         f"/v1/sources/{ids['source']}",
         f"/v1/sources/{ids['source']}/rejections",
+        f"/v1/subscriptiongroups/{ids['subscriptionGroup']}",
+        f"/v1/customers/{CUSTOMER}/subscriptions",
+        "/v1/subscriptiongroups",
         "/v1/journeys",
         "/v1/segments",
         "/v1/actiontargets",
@@ -120,7 +127,9 @@ def acme_values(ids: dict[str, str]) -> list[str]:
         ids["actionTarget"],
         ids["template"],
         ids["source"],
+        ids["subscriptionGroup"],
         "Acme VIPs",
+        "Acme news",
         "Acme site",
         "ada@acme.example",
         "Ada",
@@ -152,6 +161,7 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
         "externalContactId": EXTERNAL_CONTACT,
         "version": "1",
         "messageId": str(uuid.uuid4()),
+        "subscriptionGroupId": ids["subscriptionGroup"],
     }
     canvas = {key: welcome_journey()[key] for key in ("nodes", "edges")}
     bodies: dict[tuple[str, str], Any] = {
@@ -170,6 +180,8 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
         ("PATCH", "/v1/actiontargets/{actionTargetId}"): {"name": "Renamed by globex"},
         ("PATCH", "/v1/templates/{templateId}"): {"body": "Bye"},
         ("PATCH", "/v1/segments/{segmentId}"): {"displayName": "Renamed by globex"},
+        ("PATCH", "/v1/subscriptiongroups/{subscriptionGroupId}"): {"name": "Renamed by globex"},
+        ("PUT", "/v1/customers/{customerId}/subscriptions/{subscriptionGroupId}"): {"subscribed": False},
         ("POST", "/v1/externalcontacts/{externalContactId}/segments"): [
             {"segmentId": globex_segment["id"], "state": "Assigned"}
         ],
