@@ -1,4 +1,6 @@
-"""Journey analytics, answered from the step rollup plus enrollment and message counts."""
+"""Journey analytics, answered from the step rollup plus enrollment and message counts, and per SEND node
+what happened to its messages (sent, suppressed per reason, failed) and what providers reported about
+them (delivered, opened, clicked, bounced, complained)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.definition import JourneyDefinition
-from domain.errors import FieldIssue, InvalidInputError
+from domain.errors import FieldIssue, InvalidInputError, NotFoundError
 from domain.nodes import BRANCHING_TYPES, labels
 from domain.step_order import nodes_in_path_order
 from services.journeys import JourneyService, definition_of
@@ -18,8 +20,19 @@ from store.repositories.journey_analytics import (
     TimeToGoalStats,
 )
 from store.repositories.rollups import hour_of
+from store.rows import JourneyRow
 
 BRANCHING = BRANCHING_TYPES  # node types whose steps record a branch (domain.nodes)
+# Why a message was suppressed (messages.reason), each counted per SEND node, zeros included.
+SUPPRESSION_REASONS = ("unsubscribed", "not_opted_in", "bounced", "complained", "frequency_cap")
+# A provider's delivery event type → the MessageStats field that counts the messages it was reported for.
+REPORTED = {
+    "delivered": "delivered",
+    "opened": "opened",
+    "clicked": "clicked",
+    "bounce": "bounced",
+    "complaint": "complained",
+}
 
 
 @dataclass
@@ -34,6 +47,22 @@ class NodeStats:
     sent: int = 0
     suppressed: int = 0
     messages_failed: int = 0
+
+
+@dataclass
+class MessageStats:
+    """One SEND node's messages (created in the range): how they ended, and what providers reported."""
+
+    node_id: str
+    node_name: str
+    sent: int = 0
+    suppressed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SUPPRESSION_REASONS, 0))
+    failed: int = 0
+    delivered: int = 0
+    opened: int = 0
+    clicked: int = 0
+    bounced: int = 0
+    complained: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,6 +113,7 @@ class JourneyAnalytics:
     nodes: list[NodeStats] = field(default_factory=list)
     branches: list[BranchStats] = field(default_factory=list)
     conversion: Conversion = Conversion(0, 0)
+    messages: list[MessageStats] = field(default_factory=list)
 
 
 def hour_bounds(start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
@@ -128,6 +158,42 @@ def branch_readout(
     return readout
 
 
+def message_readout(
+    definition: JourneyDefinition,
+    by_status: list[tuple[str, str, str | None, int]],
+    reported: list[tuple[str, str, int]],
+) -> list[MessageStats]:
+    """Every SEND node of `definition` in path order, with its counts (zeros where nothing happened);
+    counted nodes it does not have (since removed) follow, by id."""
+    by_id = {node.id: node for node in definition.nodes}
+    stats: dict[str, MessageStats] = {}
+    for node_id in nodes_in_path_order(definition):
+        node = by_id[node_id]
+        if node.type == "SEND":
+            stats[node_id] = MessageStats(node_id, node.name or node.type)
+    extra: dict[str, MessageStats] = {}
+
+    def of(node_id: str) -> MessageStats:
+        found = stats.get(node_id) or extra.get(node_id)
+        if found is None:
+            found = extra[node_id] = MessageStats(node_id, node_id)
+        return found
+
+    for node_id, status, reason, count in by_status:
+        if status == "sent":
+            of(node_id).sent += count
+        elif status == "failed":
+            of(node_id).failed += count
+        elif status == "suppressed" and reason in SUPPRESSION_REASONS:
+            of(node_id).suppressed[reason] += count
+    for node_id, kind, count in reported:
+        name = REPORTED.get(kind)
+        if name is not None:
+            target = of(node_id)
+            setattr(target, name, getattr(target, name) + count)
+    return [*stats.values(), *(extra[node_id] for node_id in sorted(extra))]
+
+
 class AnalyticsService:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -158,9 +224,8 @@ class AnalyticsService:
                 stats.exited += count
             else:  # FAILED, SKIPPED
                 stats.failed += count
-        for node_id, status, count in await self._repo.message_counts(
-            tenant_id, journey_id, version, low, high
-        ):
+        by_status = await self._repo.message_counts(tenant_id, journey_id, version, low, high)
+        for node_id, status, _reason, count in by_status:
             stats = nodes.setdefault(node_id, NodeStats(node_id, "SEND"))
             if status == "sent":
                 stats.sent += count
@@ -180,6 +245,8 @@ class AnalyticsService:
             tenant_id, journey_id, version, low, high
         )
         by_branch = await self._repo.branch_conversion(tenant_id, journey_id, version, low, high, BRANCHING)
+        reported = await self._repo.delivery_event_counts(tenant_id, journey_id, version, low, high)
+        sends = message_readout(await self._version_definition(row, version), by_status, reported)
         return JourneyAnalytics(
             journey_id,
             version,
@@ -188,4 +255,16 @@ class AnalyticsService:
             list(nodes.values()),
             branches,
             Conversion(enrolled, converted, time_to_goal, branch_readout(definition, by_branch)),
+            sends,
         )
+
+    async def _version_definition(self, row: JourneyRow, version: int | None) -> JourneyDefinition:
+        """The definition of the version asked for (when it was published), else the current draft."""
+        if version is not None:
+            try:
+                published = await JourneyService(self._uow).version(row.tenant_id, row.id, version)
+            except NotFoundError:
+                pass
+            else:
+                return JourneyDefinition.model_validate(published.definition)
+        return definition_of(row)

@@ -89,6 +89,26 @@ JOURNEY_ANALYTICS_EXAMPLE: dict[str, Any] = {
             },
         ],
     },
+    "messages": [
+        {
+            "nodeId": "mail",
+            "nodeName": "Welcome email",
+            "sent": 2,
+            "suppressed": {
+                "unsubscribed": 1,
+                "not_opted_in": 0,
+                "bounced": 0,
+                "complained": 0,
+                "frequency_cap": 0,
+            },
+            "failed": 0,
+            "delivered": 2,
+            "opened": 1,
+            "clicked": 1,
+            "bounced": 0,
+            "complained": 0,
+        }
+    ],
 }
 
 AGGREGATE_QUERY_EXAMPLES: list[dict[str, Any]] = [
@@ -183,6 +203,31 @@ class ConversionOut(ApiModel):
     )
 
 
+class SuppressedOut(ApiModel):
+    """Suppressed messages per reason (the keys are the `reason` values of GET /v1/messages)."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    unsubscribed: int = Field(description="The customer left the SEND's OPT_OUT subscription group")
+    not_opted_in: int = Field(description="The customer never joined the SEND's OPT_IN group")
+    bounced: int = Field(description="The address hard-bounced before (the suppression list)")
+    complained: int = Field(description="The address complained before (the suppression list)")
+    frequency_cap: int = Field(description="Over the journey's or tenant's frequency cap")
+
+
+class MessageAnalyticsOut(ApiModel):
+    node_id: str = Field(description="A SEND node")
+    node_name: str = Field(description="Its name (its type when it has none; its id if since removed)")
+    sent: int = Field(description="Messages it sent (created in the range)")
+    suppressed: SuppressedOut = Field(description="Messages it did not send, per reason")
+    failed: int = Field(description="Messages that failed to send")
+    delivered: int = Field(description="Of its messages: reported delivered by the provider")
+    opened: int = Field(description="… reported opened (each message once, however often)")
+    clicked: int = Field(description="… reported clicked (each message once, however often)")
+    bounced: int = Field(description="… reported as a hard bounce")
+    complained: int = Field(description="… reported as a complaint (marked as spam)")
+
+
 class JourneyAnalyticsOut(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [JOURNEY_ANALYTICS_EXAMPLE]})
 
@@ -195,6 +240,11 @@ class JourneyAnalyticsOut(ApiModel):
     )
     branches: list[BranchOut]
     conversion: ConversionOut
+    messages: list[MessageAnalyticsOut] = Field(
+        description="Per SEND node of the version asked for (else the current draft), in path order, zeros "
+        "where nothing happened: messages sent, suppressed per reason, failed, and what providers reported "
+        "about them (POST /v1/deliveryevents). Messages count when created in the range."
+    )
 
     @classmethod
     def build(cls, result: JourneyAnalytics) -> JourneyAnalyticsOut:
@@ -245,6 +295,21 @@ class JourneyAnalyticsOut(ApiModel):
                         for b in result.conversion.branches
                     ],
                 },
+                "messages": [
+                    {
+                        "nodeId": m.node_id,
+                        "nodeName": m.node_name,
+                        "sent": m.sent,
+                        "suppressed": m.suppressed,
+                        "failed": m.failed,
+                        "delivered": m.delivered,
+                        "opened": m.opened,
+                        "clicked": m.clicked,
+                        "bounced": m.bounced,
+                        "complained": m.complained,
+                    }
+                    for m in result.messages
+                ],
             }
         )
 

@@ -1,7 +1,8 @@
 """The reads behind `GET /v1/journeys/{journeyId}/analytics`: per node and per branch from the step
 rollups (whole days from the daily cells, the ends of the range from the hourly ones), messages per
-node, conversion over the enrollments that entered in the range, and that conversion per branch of
-every branching node (the A/B readout)."""
+node (by status and suppression reason) and what providers reported about them, conversion over the
+enrollments that entered in the range, and that conversion per branch of every branching node (the A/B
+readout)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import ColumnElement, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.repositories.rollups import NO_BRANCH, cover
-from store.rows import EnrollmentRow, EnrollmentStepRow, MessageRow
+from store.rows import DeliveryEventRow, EnrollmentRow, EnrollmentStepRow, MessageRow
 
 # An open end of the range, as a bound far enough out (midnights, so it costs no hourly cells).
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -122,8 +123,9 @@ class JourneyAnalyticsRepository:
         version: int | None,
         start: datetime | None,
         end: datetime | None,
-    ) -> list[tuple[str, str, int]]:
-        """(node_id, status, count) of the journey's messages (sent | suppressed | failed)."""
+    ) -> list[tuple[str, str, str | None, int]]:
+        """(node_id, status, reason, count) of the journey's messages created in the range (status:
+        sent | suppressed | failed | queued; reason: why one was suppressed, else None)."""
         conditions: list[ColumnElement[bool]] = [
             MessageRow.tenant_id == tenant_id,
             MessageRow.journey_id == journey_id,
@@ -133,13 +135,53 @@ class JourneyAnalyticsRepository:
             conditions.append(MessageRow.created_at >= start)
         if end is not None:
             conditions.append(MessageRow.created_at < end)
-        query: Any = select(MessageRow.node_id, MessageRow.status, func.count()).where(*conditions)
+        query: Any = select(MessageRow.node_id, MessageRow.status, MessageRow.reason, func.count()).where(
+            *conditions
+        )
         if version is not None:
             query = query.join(EnrollmentRow, EnrollmentRow.id == MessageRow.enrollment_id).where(
                 EnrollmentRow.version == version
             )
-        rows = await self._session.execute(query.group_by(MessageRow.node_id, MessageRow.status))
-        return [(str(n), s, int(c)) for n, s, c in rows]
+        rows = await self._session.execute(
+            query.group_by(MessageRow.node_id, MessageRow.status, MessageRow.reason)
+        )
+        return [(str(n), s, r, int(c)) for n, s, r, c in rows]
+
+    async def delivery_event_counts(
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        version: int | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> list[tuple[str, str, int]]:
+        """(node_id, event type, messages) over the journey's messages created in the range (as
+        `message_counts`): how many of them providers reported delivered, opened, clicked, bounced or
+        complained about — each message once per type, however often it was opened or clicked."""
+        conditions: list[ColumnElement[bool]] = [
+            DeliveryEventRow.tenant_id == tenant_id,
+            DeliveryEventRow.journey_id == journey_id,
+            DeliveryEventRow.node_id.is_not(None),
+        ]
+        if start is not None:
+            conditions.append(MessageRow.created_at >= start)
+        if end is not None:
+            conditions.append(MessageRow.created_at < end)
+        query: Any = (
+            select(
+                DeliveryEventRow.node_id,
+                DeliveryEventRow.type,
+                func.count(func.distinct(DeliveryEventRow.message_id)),
+            )
+            .join(MessageRow, MessageRow.id == DeliveryEventRow.message_id)
+            .where(*conditions)
+        )
+        if version is not None:
+            query = query.join(EnrollmentRow, EnrollmentRow.id == MessageRow.enrollment_id).where(
+                EnrollmentRow.version == version
+            )
+        rows = await self._session.execute(query.group_by(DeliveryEventRow.node_id, DeliveryEventRow.type))
+        return [(str(n), t, int(c)) for n, t, c in rows]
 
     async def conversion(
         self,
