@@ -380,6 +380,8 @@ RESPONSES: Final[dict[str, Any]] = {
         "subject": "Welcome, John!",
         "status": "sent",
         "error": None,
+        "reason": None,
+        "subscriptionGroupId": "5b0c2f1e-8d7a-4c3b-9e21-6f4a1d2c3b40",
         "providerMessageId": "<20251214100000.1@journeys>",
         "createdAt": UPDATED,
         "sentAt": UPDATED,
