@@ -163,6 +163,9 @@ CONFLICTS: Final[dict[str, str]] = {
     "update_segment": "`version` is not the current one (a concurrent edit)",
     "delete_segment": "A journey that is not archived uses the segment",
     "delete_template": "A journey that is not archived uses the template",
+    "create_subscription_group": "A subscription group of that name exists already",
+    "update_subscription_group": "A subscription group of that name exists already",
+    "delete_subscription_group": "A journey that is not archived names the group on a SEND",
 }
 
 

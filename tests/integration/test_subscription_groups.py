@@ -485,3 +485,18 @@ async def test_scopes(api_client_for: ApiClientFor) -> None:
             await http.put(f"/v1/customers/c1/subscriptions/{uuid.uuid4()}", json={"subscribed": True}), 403
         )
         assert "journey:subscription:edit" in str(denied["detail"])
+
+
+async def test_the_document_names_the_conflicts(api_client_for: ApiClientFor) -> None:
+    async with api_client_for(None) as http:
+        paths = ok(await http.get("/openapi.json"))["paths"]
+    for method, path in (
+        ("post", "/v1/subscriptiongroups"),
+        ("patch", "/v1/subscriptiongroups/{subscriptionGroupId}"),
+        ("delete", "/v1/subscriptiongroups/{subscriptionGroupId}"),
+    ):
+        assert "409" in paths[path][method]["responses"], (method, path)
+    assert (
+        "409"
+        not in paths["/v1/customers/{customerId}/subscriptions/{subscriptionGroupId}"]["put"]["responses"]
+    )
