@@ -36,13 +36,14 @@ from api.routers import (
     suppressions,
     templates,
     tracking,
+    unsubscribe,
 )
 from plumbing.tracing import instrument_app
 
 DESCRIPTION = """\
 Every route under `/v1` takes a bearer JWT (its scope is named as `x-required-scope`), except the
-Segment tracking routes, which take a source's write key. The conventions every operation shares
-(docs/api.md):
+Segment tracking routes, which take a source's write key, and the unsubscribe and preferences links
+of emails, whose token is the credential. The conventions every operation shares (docs/api.md):
 
 - **Errors** are `application/problem+json` (RFC 9457); a 422 lists each field at fault in `errors`.
 - **Null**: in a create body, `null` for an optional field means absent (its default applies). In a
@@ -104,6 +105,7 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
         suppressions,
     ):
         app.include_router(module.router)
+    app.include_router(unsubscribe.router)  # public: the link's token is the credential
     document_scopes(app)
     openapi.install(app)  # the finished document (problem responses, examples) and offline /docs
     instrument_app(app, resources.settings)  # OpenTelemetry, when JOURNEYS_OTLP_ENDPOINT is set

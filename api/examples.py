@@ -250,6 +250,12 @@ REQUESTS: Final[dict[str, Any]] = {
     "post_screen": {"userId": "customer_456", "name": "Home"},
     "post_group": {"userId": "customer_456", "groupId": "acme-inc", "traits": {"plan": "team"}},
     "post_alias": {"previousId": "a1b2c3", "userId": "customer_456"},
+    # The public unsubscribe routes (api/routers/unsubscribe.py): form bodies.
+    "unsubscribe_one_click": {"List-Unsubscribe": "One-Click"},
+    "save_preferences": {
+        "group": ["6f1c2a52-8d1e-4c1b-9a57-3f1e2d4c5b6a", "0b9d6c1e-3f2a-4e8b-9c7d-5a4b3c2d1e0f"],
+        "subscribed": ["6f1c2a52-8d1e-4c1b-9a57-3f1e2d4c5b6a"],
+    },
 }
 
 JOURNEY_OUT: Final[dict[str, Any]] = {
