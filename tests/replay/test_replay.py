@@ -15,7 +15,12 @@ from temporalio.worker import Replayer
 
 from tests.replay.careless_workflow import ReorderedEnrollmentWorkflow
 from worker import workflow_runner
-from workflows.enrollment import INTERPRETER_QUIET_HOURS_PATCH, QUIET_HOURS_PATCH, EnrollmentWorkflow
+from workflows.enrollment import (
+    CUSTOMER_CLOCK_PATCH,
+    INTERPRETER_QUIET_HOURS_PATCH,
+    QUIET_HOURS_PATCH,
+    EnrollmentWorkflow,
+)
 
 HISTORY_DIR = Path(__file__).resolve().parent.parent / "histories"
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
@@ -46,6 +51,14 @@ def test_both_quiet_hours_holds_have_a_history() -> None:
     # ... and the interpreter's (tests/integration/test_quiet_hours_hold.py records it).
     interpreter = patch_ids(HISTORY_DIR / "interpreter_quiet_hours_hold.json")
     assert INTERPRETER_QUIET_HOURS_PATCH in interpreter and QUIET_HOURS_PATCH not in interpreter
+
+
+def test_the_customer_clock_replays_beside_the_journeys_clock() -> None:
+    # Sends held on the customer's clock (tests/integration/test_send_window.py records them) ...
+    for name in ("customer_clock_quiet_hours", "customer_clock_zone_change"):
+        assert CUSTOMER_CLOCK_PATCH in patch_ids(HISTORY_DIR / f"{name}.json"), name
+    # ... and a hold recorded before it, on the journey's clock, which must still replay so.
+    assert CUSTOMER_CLOCK_PATCH not in patch_ids(HISTORY_DIR / "interpreter_quiet_hours_hold.json")
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
