@@ -193,13 +193,14 @@ async def test_a_bounce_suppresses_the_address_until_it_is_lifted(
         async with sessions() as session:
             found = await SuppressionRepository(session).find(TENANT, "EMAIL", " ann.lee@example.com ")
         entry = listed.json()["data"][0]
+        async with api_client_for(None, tenant="globex") as other:
+            foreign = await other.get("/v1/suppressions")
+            foreign_lift = await other.delete(f"/v1/suppressions/{entry['id']}")
         lifted = await http.delete(f"/v1/suppressions/{entry['id']}")
         after = await http.get("/v1/suppressions")
         again = await http.delete(f"/v1/suppressions/{entry['id']}")
         async with sessions() as session:
             gone = await SuppressionRepository(session).find(TENANT, "EMAIL", "ann.lee@example.com")
-    async with api_client_for(None, tenant="globex") as other:
-        foreign = await other.get("/v1/suppressions")
 
     assert bounced.status_code == 202 and bounced.json()["accepted"] == 1, bounced.text
     assert listed.status_code == 200, listed.text
@@ -212,7 +213,7 @@ async def test_a_bounce_suppresses_the_address_until_it_is_lifted(
     }
     assert by_reason.json()["data"] == [] and by_channel.json()["data"] == []
     assert found is not None and found.detail == "550 5.1.1 user unknown"
-    assert foreign.json()["data"] == []
+    assert foreign.json()["data"] == [] and foreign_lift.status_code == 404  # acme's entry is not globex's
     assert lifted.status_code == 204, lifted.text
     assert after.json()["data"] == [] and gone is None
     assert again.status_code == 404

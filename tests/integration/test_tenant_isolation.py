@@ -162,6 +162,8 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
         "version": "1",
         "messageId": str(uuid.uuid4()),
         "subscriptionGroupId": ids["subscriptionGroup"],
+        # an acme entry lifted by globex: tests/integration/test_delivery_events.py
+        "suppressionId": str(uuid.uuid4()),
     }
     canvas = {key: welcome_journey()[key] for key in ("nodes", "edges")}
     bodies: dict[tuple[str, str], Any] = {
