@@ -388,6 +388,7 @@ RESPONSES: Final[dict[str, Any]] = {
         "error": None,
         "reason": None,
         "subscriptionGroupId": "5b0c2f1e-8d7a-4c3b-9e21-6f4a1d2c3b40",
+        "transactional": False,
         "providerMessageId": "<20251214100000.1@journeys>",
         "createdAt": UPDATED,
         "sentAt": UPDATED,

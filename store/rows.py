@@ -123,6 +123,7 @@ class MessageRow(Row):
     # Why it was suppressed: unsubscribed, not_opted_in, bounced, complained, frequency_cap.
     reason: Mapped[str | None] = mapped_column(String(32))
     subscription_group_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    transactional: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class TemplateRow(Row):

@@ -39,6 +39,10 @@ class MessageOut(ApiModel):
         description="The subscription group the send was judged under; null for a transactional send "
         "(and a WEBHOOK send naming none)"
     )
+    transactional: bool = Field(
+        description="A transactional send (a receipt, a password reset): outside subscription groups, "
+        "no unsubscribe link"
+    )
     provider_message_id: str | None
     created_at: datetime
     sent_at: datetime | None
@@ -59,6 +63,7 @@ class MessageOut(ApiModel):
             error=row.error,
             reason=row.reason,
             subscription_group_id=row.subscription_group_id,
+            transactional=row.transactional,
             provider_message_id=row.provider_message_id,
             created_at=row.created_at,
             sent_at=row.sent_at,

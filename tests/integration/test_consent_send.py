@@ -148,6 +148,7 @@ async def test_an_unsubscribed_customer_is_suppressed_and_the_journey_goes_on_to
     assert by["ann", "news"]["status"] == "sent" and by["ann", "news"]["reason"] is None
     assert by["bob", "receipt"]["status"] == by["ann", "receipt"]["status"] == "sent"
     assert by["ann", "receipt"]["subscriptionGroupId"] is None, "a transactional send is in no group"
+    assert by["ann", "receipt"]["transactional"] is True, "and is shown as such"
     assert bad_filter.status_code == 422 and "reason" in bad_filter.text
 
     bob_mail = mail_to(smtp_sink, "bob@example.com")

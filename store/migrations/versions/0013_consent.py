@@ -13,7 +13,8 @@ delivery events from providers, per-tenant delivery settings, and why a message 
 - `tenant_settings`: the per-tenant secret delivery events are signed with.
 - `messages.reason`: the machine-readable reason a message was suppressed (`unsubscribed`,
   `not_opted_in`, `bounced`, `complained`, `frequency_cap`), filterable; `messages.subscription_group_id`:
-  the group the send was judged under (NULL for transactional sends and channels without groups).
+  the group the send was judged under (NULL for transactional sends and channels without groups);
+  `messages.transactional`: the send bypassed groups (a receipt, a password reset), shown as such.
 
 Revision ID: 0013
 Revises: 0012
@@ -103,6 +104,9 @@ def upgrade() -> None:
     )
     op.add_column("messages", sa.Column("reason", sa.String(32)))
     op.add_column("messages", sa.Column("subscription_group_id", UUID(as_uuid=True)))
+    op.add_column(
+        "messages", sa.Column("transactional", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.create_index(
         "ix_messages_reason",
         "messages",
@@ -116,6 +120,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_messages_provider_message_id", table_name="messages")
     op.drop_index("ix_messages_reason", table_name="messages")
+    op.drop_column("messages", "transactional")
     op.drop_column("messages", "subscription_group_id")
     op.drop_column("messages", "reason")
     op.drop_table("tenant_settings")
