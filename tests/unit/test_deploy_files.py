@@ -166,6 +166,8 @@ def test_the_app_environment_is_accepted_by_settings(monkeypatch: pytest.MonkeyP
         "JOURNEYS_JWT_SECRET": "s" * 40,
         "JOURNEYS_PAYLOAD_ENCRYPTION_KEY": base64.b64encode(bytes(range(32))).decode(),
         "JOURNEYS_SMTP_HOST": "smtp.example.com",
+        "JOURNEYS_UNSUBSCRIBE_SECRET": "u" * 40,
+        "JOURNEYS_PUBLIC_URL": "https://journeys.example.com",
     }
     for name in ("JOURNEYS_", "POSTGRES_PASSWORD", "TEMPORAL_"):
         for key in list(os.environ):
@@ -184,6 +186,8 @@ def test_the_app_environment_is_accepted_by_settings(monkeypatch: pytest.MonkeyP
         assert settings.database_url.get_secret_value().startswith("postgresql://journeys:")
         assert settings.webhook_allow_list == []
         assert codec_from_settings(settings) is not None
+        assert settings.unsubscribe_key_material() == b"u" * 40
+        assert settings.public_base_url() == "https://journeys.example.com"
 
 
 def test_healthchecks_on_postgres_temporal_and_api() -> None:
