@@ -17,6 +17,10 @@ import httpx
 from plumbing.settings import SEARCH_ATTRIBUTES
 
 START_TIMEOUT_SECONDS = 30.0
+# Task-queue fairness (Temporal server >= 1.29, off by default): enrollments carry the tenant as fairness
+# key (services.temporal.enrollment_priority), so one tenant's backlog does not starve another's tasks.
+# Priority keys (the journey's settings.priority) work without a flag.
+FAIRNESS_ARGS = ("--dynamic-config-value", "matching.enableFairness=true")
 STOP_TIMEOUT_SECONDS = 10.0
 
 
@@ -146,6 +150,7 @@ class TemporalDevServer:
             "--ui-disable-news-fetch",
             "--log-level",
             "warn",
+            *FAIRNESS_ARGS,
         ]
         for name, kind in self.search_attributes.items():
             command += ["--search-attribute", f"{name}={kind}"]
