@@ -188,3 +188,27 @@ async def test_a_window_holds_until_it_opens_and_a_new_zone_or_an_exit_acts_at_o
     assert mails_to(smtp_sink, "leaves") == 0
     assert patch_ids(events).count(CUSTOMER_CLOCK_PATCH) == 1
     assert not any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in events), "no hold ran out"
+
+
+async def test_a_bad_window_is_a_422_at_publish_naming_its_field(api_client_for: ApiClientFor) -> None:
+    async with api_client_for(None) as http:
+        created = await http.post(
+            "/v1/journeys", json=one_send(window={"days": ["mon", "someday"], "from": "9am", "to": "17:00"})
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["publishable"] is False
+        response = await http.post(f"/v1/journeys/{created.json()['id']}/publish")
+        across_midnight = await http.post(
+            "/v1/journeys", json=one_send(window={"days": ["FRI"], "from": "22:00", "to": "06:00"})
+        )
+    assert response.status_code == 422, response.text
+    errors = {tuple(e["loc"]): e["msg"] for e in response.json()["errors"]}
+    assert set(errors) == {
+        ("nodes", 1, "config", "window", "days", 1),
+        ("nodes", 1, "config", "window", "from"),
+    }
+    assert "unknown day 'someday'" in errors[("nodes", 1, "config", "window", "days", 1)]
+    body = across_midnight.json()
+    assert body["publishable"] is True, body["problems"]
+    [mail] = [n for n in body["nodes"] if n["id"] == "mail"]
+    assert mail["config"]["window"] == {"days": [5], "from": "22:00", "to": "06:00"}
