@@ -14,9 +14,11 @@ at least `LOCAL_TIMER_FLOOR`, which the SDK turns into a durable workflow timer 
 two events per wait). A little jitter spreads a backlog that would otherwise wake all at once.
 
 The bound: a send waits at most its schedule-to-close (a day, `workflows.enrollment.SEND_SCHEDULE_TO_CLOSE`),
-so a journey can clear at most 1440 × perMinute sends of one burst within a day. A send whose next slot
-lies past its horizon fails at once as `RateLimitBacklog`, saying so (the SEND's `onFailure` decides),
-rather than running silently into its timeout.
+so a journey can clear at most 1440 × perMinute sends of one burst within a day; the rest fail (the
+SEND's `onFailure` decides). As an ordinary activity, a send whose next try would fall past its horizon
+fails at once as `RateLimitBacklog`, saying so. A local activity does not learn when its first attempt
+was scheduled (the SDK gives each re-schedule after a timer its own `scheduled_time`), so on the lean
+path the horizon ends as the send's ScheduleToClose timeout; every wait before it is logged.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ class Attempt:
             return Attempt(local=False, deadline=None)
         info = activity.info()
         deadline = None
-        if info.schedule_to_close_timeout and info.scheduled_time:
+        # An ordinary activity's `scheduled_time` is its first attempt's; a local one's is the latest
+        # re-schedule's (after a backoff timer), which says nothing of the horizon.
+        if info.schedule_to_close_timeout and info.scheduled_time and not info.is_local:
             deadline = info.scheduled_time + info.schedule_to_close_timeout
         return Attempt(local=info.is_local, deadline=deadline)
 
