@@ -88,7 +88,7 @@ class DeliveryEventRepository:
         rows = await self._session.scalars(
             select(DeliveryEventRow)
             .where(DeliveryEventRow.tenant_id == tenant_id, DeliveryEventRow.message_id == message_id)
-            .order_by(DeliveryEventRow.occurred_at, DeliveryEventRow.id)
+            .order_by(DeliveryEventRow.occurred_at, DeliveryEventRow.received_at, DeliveryEventRow.id)
         )
         return list(rows)
 
