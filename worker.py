@@ -26,10 +26,10 @@ from activities.control import ControlActivities
 from activities.messaging import MessagingActivities
 from activities.profiles import ProfileActivities
 from activities.projections import ProjectionActivities
-from delivery.unsubscribe import UnsubscribeLinks
 from plumbing.logs import ActivityLogContext
 from plumbing.settings import Settings
 from services.temporal import EnrollmentGateway, TemporalConnection
+from services.unsubscribe import links_from_settings
 from workflows.control import JourneyControlWorkflow
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.schedule import JourneyScheduleWorkflow
@@ -80,7 +80,7 @@ def build_worker(
     messaging = MessagingActivities(
         sessions,
         {"EMAIL": EmailChannel(smtp_config(settings))},
-        unsubscribe=UnsubscribeLinks.from_settings(settings),
+        unsubscribe=links_from_settings(settings),
         webhook_allow_list=settings.webhook_allow_list,
     )
     projections = ProjectionActivities(sessions)

@@ -22,7 +22,7 @@ import re
 import struct
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 from urllib.parse import quote
 
 from cryptography.exceptions import InvalidTag
@@ -31,9 +31,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from domain.errors import InvalidUnsubscribeTokenError
-
-if TYPE_CHECKING:
-    from plumbing.settings import Settings
 
 __all__ = [
     "MAX_TOKEN_CHARS",
@@ -87,16 +84,6 @@ class UnsubscribeLinks:
         self._aead = AESGCM(key)
         self._public_url = public_url.rstrip("/")
         self._mailto = _mailto_address(mailto)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> UnsubscribeLinks:
-        """JOURNEYS_UNSUBSCRIBE_SECRET (dev mode: derived when unset), JOURNEYS_PUBLIC_URL (else the
-        API's own URL) and JOURNEYS_UNSUBSCRIBE_MAILTO. RuntimeError outside dev mode without a secret."""
-        return cls(
-            settings.unsubscribe_key_material(),
-            settings.public_base_url(),
-            settings.unsubscribe_mailto,
-        )
 
     def token(self, tenant_id: str, customer_id: str, group_id: str | uuid.UUID) -> str:
         group = group_id if isinstance(group_id, uuid.UUID) else uuid.UUID(group_id)

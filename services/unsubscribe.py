@@ -14,11 +14,20 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from delivery.unsubscribe import UnsubscribeClaim
+from delivery.unsubscribe import UnsubscribeClaim, UnsubscribeLinks
 from domain.errors import FieldIssue, InvalidInputError, NotFoundError
+from plumbing.settings import Settings
 from services.subscriptions import SubscriptionService, SubscriptionState
 from services.uow import UnitOfWork
 from store.rows import SubscriptionGroupRow
+
+
+def links_from_settings(settings: Settings) -> UnsubscribeLinks:
+    """JOURNEYS_UNSUBSCRIBE_SECRET (dev mode: derived when unset), JOURNEYS_PUBLIC_URL (else the API's own
+    URL) and JOURNEYS_UNSUBSCRIBE_MAILTO. RuntimeError outside dev mode without a secret."""
+    return UnsubscribeLinks(
+        settings.unsubscribe_key_material(), settings.public_base_url(), settings.unsubscribe_mailto
+    )
 
 
 @dataclass(frozen=True)

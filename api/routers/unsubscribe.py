@@ -41,7 +41,7 @@ from delivery.unsubscribe import (
 )
 from domain.errors import BadRequestError, DependencyUnavailableError, PayloadTooLargeError
 from services.subscriptions import SubscriptionState
-from services.unsubscribe import Preferences, UnsubscribeService
+from services.unsubscribe import Preferences, UnsubscribeService, links_from_settings
 
 router = APIRouter(prefix="/v1", tags=["unsubscribe"])
 
@@ -67,7 +67,7 @@ def _links(request: Request, res: Resources) -> UnsubscribeLinks:
     links: UnsubscribeLinks | None = getattr(request.app.state, "unsubscribe_links", None)
     if links is None:
         try:
-            links = UnsubscribeLinks.from_settings(res.settings)
+            links = links_from_settings(res.settings)
         except RuntimeError as error:  # JOURNEYS_UNSUBSCRIBE_SECRET unset outside dev mode
             raise DependencyUnavailableError("unsubscribe links", str(error)) from None
         request.app.state.unsubscribe_links = links

@@ -16,6 +16,7 @@ from delivery.unsubscribe import (
 )
 from domain.errors import NotFoundError
 from plumbing.settings import Settings
+from services.unsubscribe import links_from_settings
 
 SECRET = b"unit-test-unsubscribe-secret-0123456789abcdef"
 GROUP = uuid.UUID("6f1c2a52-8d1e-4c1b-9a57-3f1e2d4c5b6a")
@@ -107,7 +108,7 @@ def test_a_cut_token_is_refused() -> None:
 def test_from_settings_public_url_and_secret() -> None:
     dev = Settings(dev_mode=True, jwt_secret=SecretStr("j" * 40), api_host="0.0.0.0", api_port=8123)
     assert dev.public_base_url() == "http://127.0.0.1:8123"
-    link = UnsubscribeLinks.from_settings(dev).for_recipient(TENANT, CUSTOMER, GROUP)
+    link = links_from_settings(dev).for_recipient(TENANT, CUSTOMER, GROUP)
     assert link.url.startswith("http://127.0.0.1:8123/v1/unsubscribe/")
     public = Settings(
         unsubscribe_secret=SecretStr("s" * 32),
@@ -115,17 +116,17 @@ def test_from_settings_public_url_and_secret() -> None:
         unsubscribe_mailto="unsubscribe@example.com",
     )
     assert public.public_base_url() == "https://journeys.example.com"
-    made = UnsubscribeLinks.from_settings(public)
+    made = links_from_settings(public)
     link = made.for_recipient(TENANT, CUSTOMER, GROUP)
     assert link.url.startswith("https://journeys.example.com/v1/unsubscribe/")
     assert "mailto:unsubscribe@example.com" in link.headers["List-Unsubscribe"]
     with pytest.raises(InvalidUnsubscribeTokenError):  # the dev key is not the configured one
-        UnsubscribeLinks.from_settings(dev).read(token_of(link.url))
+        links_from_settings(dev).read(token_of(link.url))
 
 
 def test_outside_dev_mode_a_secret_is_required_and_long() -> None:
     with pytest.raises(RuntimeError, match="JOURNEYS_UNSUBSCRIBE_SECRET"):
-        UnsubscribeLinks.from_settings(Settings(jwt_secret=SecretStr("j" * 40)))
+        links_from_settings(Settings(jwt_secret=SecretStr("j" * 40)))
     with pytest.raises(ValidationError, match="JOURNEYS_UNSUBSCRIBE_SECRET"):
         Settings(unsubscribe_secret=SecretStr("short"))
     assert Settings(dev_mode=True, unsubscribe_secret=SecretStr("short")).unsubscribe_key_material()
