@@ -222,7 +222,7 @@ class Claims:
                     "customer_id": request.customer_id,
                     "channel": request.config.channel,
                     "subscription_group_id": group_id,
-                    "transactional": request.config.transactional,
+                    "transactional": bool(request.config.transactional),
                 }
             )
             if message.status == "sent":

@@ -103,7 +103,8 @@ class SendConfig(WireModel):
     # Consent (SPEC §14): the subscription group the send is judged under (else its channel's default);
     # a transactional send (a receipt, a password reset) bypasses groups and carries no unsubscribe link.
     subscription_group_id: str | None = None
-    transactional: bool = False
+    # None reads as false; absent from a saved definition unless set (the steps view shows what was set).
+    transactional: bool | None = None
     # When the send may go, in the customer's clock (see the module's docstring).
     window: SendWindow | None = None
 
