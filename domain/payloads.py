@@ -10,8 +10,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from domain.definition import FrequencyCap, JourneyDefinition, ProfileUpdate, QuietHours, SendConfig
-from domain.definition import RateLimit
+from domain.definition import (
+    FrequencyCap,
+    JourneyDefinition,
+    ProfileUpdate,
+    QuietHours,
+    RateLimit,
+    SendConfig,
+)
 from domain.events import EventRecord
 from domain.interpreter import EnrollmentStatus, JourneyState, StepRecord
 from domain.wire import WireModel
