@@ -34,7 +34,6 @@ from activities.messaging import MessagingActivities
 from activities.profiles import ProfileActivities
 from activities.projections import ProjectionActivities
 from activities.rate_limits import RateGate
-from delivery.unsubscribe import UnsubscribeLinks
 from devstack import SmtpSink
 from devstack.temporal import FAIRNESS_ARGS
 from domain.definition import JourneyDefinition
@@ -43,6 +42,7 @@ from domain.payloads import EnrollmentInput
 from plumbing.settings import Settings
 from services.journeys import JourneyService, NewJourney
 from services.temporal import EnrollmentGateway, TemporalConnection
+from services.unsubscribe import links_from_settings
 from services.uow import UnitOfWork
 from store.repositories.customers import CustomerRepository
 from store.rows import MessageRow
@@ -72,7 +72,7 @@ async def worker_with_gate(
     messaging = MessagingActivities(
         sessions,
         {"EMAIL": EmailChannel(smtp_config(settings))},
-        unsubscribe=UnsubscribeLinks.from_settings(settings),
+        unsubscribe=links_from_settings(settings),
         rate_gate=gate,
     )
     projections, profiles = ProjectionActivities(sessions), ProfileActivities(sessions)
