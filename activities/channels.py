@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import formatdate
-from typing import Protocol
+from email.policy import EmailPolicy
+from email.utils import formatdate, parseaddr
+from typing import Any, Protocol
 
 import aiosmtplib
 
@@ -78,6 +79,26 @@ class SmtpConfig:
     timeout_seconds: float = 10.0
 
 
+# Headers whose value is a list of <URI>s a mail provider reads as is (RFC 2369, RFC 8058). The stock
+# SMTP policy folds at 78 columns, and a URI with no whitespace to fold at becomes an RFC 2047
+# encoded-word, which providers do not decode: the one-click link would be lost. Written on one line
+# instead (a line may hold 998 characters, RFC 5322 §2.1.1).
+_URI_LIST_HEADERS = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+_MAX_LINE = 998
+
+
+class _SmtpPolicy(EmailPolicy):
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        text = str(value)
+        if name.lower() in _URI_LIST_HEADERS and text.isascii() and len(name) + 2 + len(text) <= _MAX_LINE:
+            return f"{name}: {text}{self.linesep}".encode("ascii")
+        folded: bytes = super().fold_binary(name, value)
+        return folded
+
+
+SMTP_POLICY = _SmtpPolicy(linesep="\r\n")  # email.policy.SMTP, but for the URI-list headers
+
+
 class EmailChannel:
     def __init__(self, config: SmtpConfig) -> None:
         self._config = config
@@ -95,7 +116,9 @@ class EmailChannel:
         email.set_content(message.body)
         try:
             await aiosmtplib.send(
-                email,
+                email.as_bytes(policy=SMTP_POLICY),
+                sender=parseaddr(self._config.sender)[1] or self._config.sender,  # the envelope's address
+                recipients=[message.recipient],
                 hostname=self._config.host,
                 port=self._config.port,
                 username=self._config.username,

@@ -95,6 +95,10 @@ async def test_one_click_unsubscribe_suppresses_the_rest_of_the_series(
         assert first.subject == "Newsletter #1"
         assert first.headers.get("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
         url = link_in(first.headers["List-Unsubscribe"])
+        # As a mailbox provider reads it: the raw header line holds the <URL> itself (RFC 2369), not an
+        # RFC 2047 encoded-word (which providers do not decode).
+        assert f"List-Unsubscribe: <{url}>".encode() in first.raw
+        assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in first.raw
         assert url in first.text_body, "the template's unsubscribe_url is the header's link"
         assert "nora" not in url and journey_id not in url, "the link names nobody"
 

@@ -23,6 +23,7 @@ from devstack import SmtpSink
 from domain.definition import FrequencyCap, SendConfig
 from domain.payloads import SendRequest, SendResult
 from plumbing.settings import Settings
+from services.unsubscribe import links_from_settings
 from store.repositories.customers import CustomerRepository
 from store.repositories.subscriptions import CustomerSubscriptionRepository, SubscriptionGroupRepository
 from store.repositories.suppressions import SuppressionRepository
@@ -95,7 +96,7 @@ def request(key: str, customer_id: str, caps: list[FrequencyCap] | None = None, 
 
 @pytest.fixture
 def links(settings: Settings) -> UnsubscribeLinks:
-    return UnsubscribeLinks.from_settings(settings)
+    return links_from_settings(settings)
 
 
 @pytest.fixture

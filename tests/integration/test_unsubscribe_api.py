@@ -16,6 +16,7 @@ from api.app import create_app
 from api.resources import AppResources
 from delivery.unsubscribe import UnsubscribeLinks
 from plumbing.settings import Settings
+from services.unsubscribe import links_from_settings
 from tests.conftest import TEST_JWT_SECRET, ApiClientFor, token_for
 
 CUSTOMER = "canary-customer-5521"
@@ -64,7 +65,7 @@ def path_of(url: str) -> str:
 def unsubscribe_path(
     settings: Settings, group_id: str, *, tenant: str = "acme", customer: str = CUSTOMER
 ) -> str:
-    return path_of(UnsubscribeLinks.from_settings(settings).for_recipient(tenant, customer, group_id).url)
+    return path_of(links_from_settings(settings).for_recipient(tenant, customer, group_id).url)
 
 
 def assert_page(response: httpx.Response) -> str:
@@ -191,7 +192,7 @@ async def test_the_preferences_page_lists_the_channels_groups_and_saves_changes(
     news = await new_group(http, "News")
     offers = await new_group(http, "Offers", type="OPT_IN")
     texts = await new_group(http, "Text alerts", channel="SMS")
-    links = UnsubscribeLinks.from_settings(settings).for_recipient("acme", customer, news)
+    links = links_from_settings(settings).for_recipient("acme", customer, news)
     path = path_of(links.preferences_url)
     save: Callable[..., Coroutine[Any, Any, httpx.Response]]
     async with public(http) as recipient:
