@@ -198,7 +198,7 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
         if not template.startswith("/v1/") or "{" not in template:
             continue
         if template.startswith(TOKEN_ROUTES):
-            continue  # no bearer: the link's token names the tenant (tests/integration/test_unsubscribe_api.py)
+            continue  # no bearer: the link's token names the tenant (test_unsubscribe_api.py)
         for method in operations:
             if method in {"get", "put", "post", "patch", "delete"}:
                 calls.append((method.upper(), template))
