@@ -4,7 +4,8 @@
 - An anonymousId seen alone names the customer it was last seen with, or a new anonymous profile
   `anon-<anonymousId>`.
 - An anonymousId seen with a userId is merged into that customer: its identifiers, events and segment
-  assignments move over and its traits go under the known customer's. The anonymous profile itself is
+  assignments move over, its traits go under the known customer's, and its subscription choices join
+  the known customer's (per group, the later choice wins). The anonymous profile itself is
   kept (enrollments it already runs carry on with it), so nothing is lost.
 - identify traits `email`, `phone`, `cookie`, `externalContactId` become identifiers too (emails
   lower-cased); an identifier points at the latest customer it was seen with.
@@ -22,6 +23,7 @@ from store.repositories.customers import CustomerRepository
 from store.repositories.events import EventRepository
 from store.repositories.identifiers import IdentifierRepository
 from store.repositories.segments import AssignmentRepository
+from store.repositories.subscriptions import CustomerSubscriptionRepository
 
 ANONYMOUS_PREFIX = "anon-"
 EXTERNAL_CONTACT_PREFIX = "ext-"
@@ -51,6 +53,7 @@ class CustomerIdentity:
         self._customers = CustomerRepository(uow.session)
         self._events = EventRepository(uow.session)
         self._assignments = AssignmentRepository(uow.session)
+        self._subscriptions = CustomerSubscriptionRepository(uow.session)
 
     async def lookup(self, tenant_id: str, user_id: str | None, anonymous_id: str | None) -> ResolvedCustomer:
         """Read-only: the customer an event is about (merging happens in `settle`)."""
@@ -90,6 +93,7 @@ class CustomerIdentity:
         await self._identifiers.repoint(tenant_id, anonymous_customer, known_customer)
         await self._events.repoint_customer(tenant_id, anonymous_customer, known_customer)
         await self._assignments.move_customer(tenant_id, anonymous_customer, known_customer)
+        await self._subscriptions.copy_customer(tenant_id, anonymous_customer, known_customer)
 
     async def is_anonymous(self, tenant_id: str, customer_id: str) -> bool:
         """Seen with an anonymousId and never with a userId."""

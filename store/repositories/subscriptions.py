@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -225,6 +225,40 @@ class CustomerSubscriptionRepository:
         )
         assert row is not None  # written just above, in this transaction
         return row
+
+    async def copy_customer(self, tenant_id: str, from_customer: str, to_customer: str) -> None:
+        """An anonymous profile's choices, merged into the known customer's: per group, the later choice
+        wins (an unsubscribe given before logging in holds after it). The anonymous rows stay, as its
+        profile does, for the enrollments it already runs."""
+        source = select(
+            CustomerSubscriptionRow.tenant_id,
+            literal(to_customer),
+            CustomerSubscriptionRow.group_id,
+            CustomerSubscriptionRow.subscribed,
+            CustomerSubscriptionRow.source,
+            CustomerSubscriptionRow.changed_at,
+        ).where(
+            CustomerSubscriptionRow.tenant_id == tenant_id,
+            CustomerSubscriptionRow.customer_id == from_customer,
+        )
+        statement = insert(CustomerSubscriptionRow).from_select(
+            ["tenant_id", "customer_id", "group_id", "subscribed", "source", "changed_at"], source
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[
+                    CustomerSubscriptionRow.tenant_id,
+                    CustomerSubscriptionRow.customer_id,
+                    CustomerSubscriptionRow.group_id,
+                ],
+                set_={
+                    "subscribed": statement.excluded.subscribed,
+                    "source": statement.excluded.source,
+                    "changed_at": statement.excluded.changed_at,
+                },
+                where=CustomerSubscriptionRow.changed_at < statement.excluded.changed_at,
+            )
+        )
 
     async def upsert_many(self, tenant_id: str, changes: Sequence[SubscriptionChange], source: str) -> None:
         """`upsert` for many (customer, group) pairs in one statement; the last change of a pair wins."""

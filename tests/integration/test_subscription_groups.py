@@ -414,6 +414,33 @@ async def test_identify_traits_set_subscriptions_by_group_id_or_name(
         ]
 
 
+async def test_consent_given_anonymously_holds_after_the_profile_is_merged(
+    api_client_for: ApiClientFor,
+) -> None:
+    async with api_client_for(None) as http:
+        for name in ("Newsletter", "Promotions"):
+            body = {"name": name, "channel": "EMAIL", "type": "OPT_OUT"}
+            ok(await http.post("/v1/subscriptiongroups", json=body), 201)
+        ok(await http.put("/v1/customers/known-1", json={"traits": {"firstName": "Kay"}}))
+        # Known first: Newsletter left; then, anonymously and later, Promotions left, Newsletter rejoined.
+        left = {"type": "identify", "userId": "known-1", "traits": {"subscriptions": {"Newsletter": False}}}
+        ok(await http.post("/v1/events", json=left), 202)
+        anonymous = {
+            "type": "identify",
+            "anonymousId": "device-9",
+            "traits": {"subscriptions": {"Promotions": False, "Newsletter": True}},
+        }
+        ok(await http.post("/v1/events", json=anonymous), 202)
+        logged_in = {"type": "identify", "userId": "known-1", "anonymousId": "device-9", "traits": {}}
+        ok(await http.post("/v1/events", json=logged_in), 202)
+
+        states = ok(await http.get("/v1/customers/known-1/subscriptions"))["data"]
+        assert {s["subscriptionGroupName"]: s["subscribed"] for s in states} == {
+            "Newsletter": True,
+            "Promotions": False,
+        }
+
+
 async def test_identify_through_the_segment_tracking_api(api_client_for: ApiClientFor) -> None:
     async with api_client_for(None) as http:
         ok(
