@@ -116,3 +116,40 @@ def tiers_journey(name: str = "Tiers") -> dict[str, Any]:
             {"sourceNodeId": "bronze-mail", "targetNodeId": "done"},
         ],
     }
+
+
+def followup_journey(name: str = "Order follow-up") -> dict[str, Any]:
+    """A transactional receipt, then tips in the EMAIL default group (README's consent example)."""
+    return {
+        "name": name,
+        "nodes": [
+            {"id": "start", "type": "TRIGGER", "name": "Manual entry", "config": {"triggerType": "MANUAL"}},
+            {
+                "id": "receipt",
+                "type": "SEND",
+                "name": "Receipt",
+                "config": {
+                    "channel": "EMAIL",
+                    "transactional": True,
+                    "subject": "Your receipt",
+                    "body": "Thanks for your order, {{ traits.firstName }}.",
+                },
+            },
+            {
+                "id": "tips",
+                "type": "SEND",
+                "name": "Tips",
+                "config": {
+                    "channel": "EMAIL",
+                    "subject": "Three tips",
+                    "body": "Hi {{ traits.firstName }}! To stop these: {{ unsubscribe_url }}",
+                },
+            },
+            {"id": "done", "type": "EXIT"},
+        ],
+        "edges": [
+            {"sourceNodeId": "start", "targetNodeId": "receipt"},
+            {"sourceNodeId": "receipt", "targetNodeId": "tips"},
+            {"sourceNodeId": "tips", "targetNodeId": "done"},
+        ],
+    }

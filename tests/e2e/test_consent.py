@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from delivery.webhook_signing import sign
 from devstack import SmtpSink
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
+from tests.journey_examples import followup_journey, welcome_journey
 from tests.support import TENANT, chain, enroll, handle_of, publish
 
 pytestmark = pytest.mark.e2e
@@ -207,3 +208,36 @@ async def test_a_bounce_suppresses_later_sends_to_the_address(
         log = await messages_of(http, journey_id)
         assert [(m["status"], m["reason"]) for m in log] == [("sent", None), ("suppressed", "bounced")]
         assert len(smtp_sink.messages()) == 1, "nothing went to the bounced address"
+
+
+async def test_the_readme_consent_example(
+    api_client_for: ApiClientFor,
+    own_time_skipping_env: WorkflowEnvironment,
+    run_worker: RunWorker,
+    smtp_sink: SmtpSink,
+) -> None:
+    """The walkthrough's welcome email (the EMAIL default group), its one-click link, then the follow-up:
+    the transactional receipt goes out, the tips are suppressed."""
+    env = own_time_skipping_env
+    async with api_client_for(env.client) as http, run_worker(env.client):
+        welcome = await publish(http, welcome_journey(f"Welcome {next(_ids)}"))
+        await enroll(http, welcome, "ada")
+        mail = await smtp_sink.wait_for(lambda m: "ada@example.com" in m.rcpt_tos, timeout=30)
+        path = urlsplit(link_in(mail.headers["List-Unsubscribe"])).path
+        async with httpx.AsyncClient(transport=http._transport, base_url="http://api") as provider:
+            clicked = await provider.post(path, data={"List-Unsubscribe": "One-Click"})
+            assert clicked.status_code == 200, clicked.text
+        states = (await http.get("/v1/customers/ada/subscriptions")).json()["data"]
+        assert [(s["subscriptionGroupName"], s["subscribed"]) for s in states] == [("EMAIL (default)", False)]
+
+        followup = await publish(http, followup_journey())
+        await enroll(http, followup, "ada")
+        result = await result_skipping_time(env, handle_of(env.client, followup, "ada"))
+        assert result["status"] == "COMPLETED"
+        log = await messages_of(http, followup)
+        assert [(m["nodeId"], m["status"], m["reason"], m["transactional"]) for m in log] == [
+            ("receipt", "sent", None, True),
+            ("tips", "suppressed", "unsubscribed", False),
+        ]
+        receipt = smtp_sink.messages()[-1]
+        assert receipt.subject == "Your receipt" and "List-Unsubscribe" not in receipt.headers
