@@ -200,14 +200,15 @@ class Settings(BaseSettings):
 
     def unsubscribe_key_material(self) -> bytes:
         """The unsubscribe secret; in dev mode without one, the one `journeys dev` keeps under data_dir,
-        else one derived from the JWT secret (tests). Outside dev mode it must be set."""
+        else a fixed dev key (every process of a dev stack or a test run agrees on it, whatever else it
+        was given). Outside dev mode it must be set."""
         if self.unsubscribe_secret is not None:
             return self.unsubscribe_secret.get_secret_value().encode()
         kept = self.data_dir / "dev-unsubscribe-secret"  # journeys/stack.py writes it
         if self.dev_mode and kept.is_file():
             return kept.read_text().strip().encode()
-        if self.dev_mode and self.jwt_secret is not None:
-            return b"journeys dev unsubscribe secret:" + self.jwt_secret.get_secret_value().encode()
+        if self.dev_mode:
+            return b"journeys dev unsubscribe secret: links made with it are only good in dev mode"
         raise RuntimeError(
             "JOURNEYS_UNSUBSCRIBE_SECRET is not set (only `journeys dev` generates one for you)"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -122,6 +123,14 @@ def test_from_settings_public_url_and_secret() -> None:
     assert "mailto:unsubscribe@example.com" in link.headers["List-Unsubscribe"]
     with pytest.raises(InvalidUnsubscribeTokenError):  # the dev key is not the configured one
         links_from_settings(dev).read(token_of(link.url))
+
+
+def test_every_dev_process_agrees_on_the_dev_key(tmp_path: Path) -> None:
+    """A dev worker (no JWT secret) makes links the dev API (with one) reads."""
+    worker = Settings(dev_mode=True, data_dir=tmp_path)
+    api = Settings(dev_mode=True, data_dir=tmp_path, jwt_secret=SecretStr("j" * 40))
+    link = links_from_settings(worker).for_recipient(TENANT, CUSTOMER, GROUP)
+    assert links_from_settings(api).read(token_of(link.url)).customer_id == CUSTOMER
 
 
 def test_outside_dev_mode_a_secret_is_required_and_long() -> None:
