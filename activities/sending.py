@@ -50,10 +50,12 @@ from activities.webhooks import WebhookChannel, WebhookTarget
 from delivery.channel_settings import WebhookSettings
 from delivery.rendering import Renderer, TemplateRenderError
 from delivery.unsubscribe import UnsubscribeLink, UnsubscribeLinks
+from domain.definition import SendConfig
 from domain.durations import parse_duration
 from domain.payloads import SendRequest, SendResult
 from store.repositories.action_targets import ActionTargetRepository
 from store.repositories.customers import CustomerRepository
+from store.repositories.destinations import DestinationRepository
 from store.repositories.enrollments import EnrollmentRepository
 from store.repositories.inbox import InboxRepository
 from store.repositories.messages import MessageRepository
@@ -278,6 +280,7 @@ class Claims:
 class _Material:
     """What composing reads from the database."""
 
+    request: SendRequest  # with the node's destination as its version stores it now
     way: WebhookWay | ProviderWay | None  # the action target of a WEBHOOK, SMS or PUSH send
     sources: tuple[str | None, str] | None  # subject and body templates; None: the template is gone
     traits: Mapping[str, Any]
@@ -300,6 +303,7 @@ class Composer:
 
     async def compose(self, request: SendRequest, claim: Claim) -> Letter | Suppressed:
         material = await self._read(request)
+        request = material.request
         channel = request.config.channel
         way, traits = material.way, material.traits
         link = self._link(request, claim)
@@ -330,9 +334,11 @@ class Composer:
         return self._links.for_recipient(request.tenant_id, request.customer_id, str(claim.group_id))
 
     async def _read(self, request: SendRequest) -> _Material:
-        """One read transaction. A target that cannot be sent to is refused first."""
+        """One read transaction: the node's destination as stored now, then what it names. A target that
+        cannot be sent to is refused first."""
         channel = request.config.channel
         async with transaction(self._sessions) as session:
+            request = await current_destination(session, request)
             way = await self._way(session, request) if channel in HTTP_CHANNELS else None
             traits = await CustomerRepository(session).traits(request.tenant_id, request.customer_id) or {}
             sources = await self._sources(session, request)
@@ -341,7 +347,7 @@ class Composer:
             if address is not None:
                 entry = await SuppressionRepository(session).find(request.tenant_id, channel, address)
                 listed = None if entry is None else entry.reason
-        return _Material(way, sources, traits, listed)
+        return _Material(request, way, sources, traits, listed)
 
     @staticmethod
     def _template_gone(request: SendRequest, *, recipient: str | None = None) -> SendRefusedError:
@@ -420,6 +426,35 @@ class Composer:
             body=body,
             headers=dict(headers),
         )
+
+
+async def current_destination(session: AsyncSession, request: SendRequest) -> SendRequest:
+    """The request with its SEND's destination (`templateId`, `actionTargetId`) as the enrollment's
+    version stores it now: `PATCH …/destinations` re-points a live version in place, and an enrollment
+    that entered before (waiting since) sends to the new one. The request as it came when it names no
+    version (recorded before versions rode along) or the stored node is gone or is not this send."""
+    if request.version is None:
+        return request
+    try:
+        journey_id = uuid.UUID(request.journey_id)
+    except ValueError:
+        return request
+    raw = await DestinationRepository(session).send_config(
+        request.tenant_id, journey_id, request.version, request.node_id
+    )
+    if raw is None:
+        return request
+    try:
+        stored = SendConfig.model_validate(raw)
+    except ValidationError:
+        return request
+    config = request.config
+    if stored.channel != config.channel:
+        return request
+    if (stored.template_id, stored.action_target_id) == (config.template_id, config.action_target_id):
+        return request
+    update = {"template_id": stored.template_id, "action_target_id": stored.action_target_id}
+    return request.model_copy(update={"config": config.model_copy(update=update)})
 
 
 def _recipient(channel: str, traits: Mapping[str, Any]) -> str:

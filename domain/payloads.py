@@ -126,6 +126,10 @@ class SendRequest(WireModel):
     rate_limit: RateLimit | None = None
     # The enrollment context templates render with (`entry`, `event`, `journey`; `domain.context`).
     context: dict[str, Any] = Field(default_factory=dict)
+    # The journey version the enrollment runs: the send reads the node's destination (templateId,
+    # actionTargetId, re-pointable in place) from it at send time. None (payloads recorded before it
+    # existed): the destination in `config`.
+    version: int | None = None
 
 
 class SendResult(WireModel):

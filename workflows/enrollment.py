@@ -320,6 +320,8 @@ class EnrollmentWorkflow:
             frequency_caps=settings.frequency_caps,
             rate_limit=settings.rate_limit,
             context={**command.context, "journey": self._journey_context()},
+            # The send reads the node's destination as stored now (an activity input: no new command).
+            version=self._input.version,
         )
         if self._shell_holds_quiet_hours and settings.quiet_hours is not None:
             # As histories from before INTERPRETER_QUIET_HOURS_PATCH recorded it (the activity ignores it).
