@@ -248,5 +248,23 @@ def bench_sandbox(
     print_sandbox(asyncio.run(run_sandbox_bench(n, out)), out)
 
 
+@app.command("replay-check")
+def replay_check(
+    journey: Annotated[
+        str | None, typer.Option("--journey", help="Only the running enrollments of this journey id")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Histories to replay at most")] = 1000,
+) -> None:
+    """Replay running enrollments' histories against the workflow code on disk, before deploying a
+    worker: exit 1 on any nondeterminism, 2 when Temporal cannot be reached."""
+    from journeys.replay_check import run_replay_check, visibility_query
+
+    try:
+        visibility_query(journey)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--journey") from error
+    raise typer.Exit(asyncio.run(run_replay_check(get_settings(), journey_id=journey, limit=limit)))
+
+
 def main() -> None:
     app()
