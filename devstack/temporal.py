@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -95,6 +96,7 @@ class TemporalDevServer:
         if self._process is not None and self._process.poll() is None:
             raise TemporalDevServerError("Temporal dev server already running")
         command = self._command()
+        kept = self.db_file.exists()
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("ab")
@@ -109,6 +111,8 @@ class TemporalDevServer:
         )
         try:
             self._wait_until_serving(timeout_seconds)
+            if kept:
+                self._register_search_attributes()
         except BaseException:
             self.stop()
             raise
@@ -158,6 +162,46 @@ class TemporalDevServer:
             # The UI decodes encrypted payloads in the browser through this endpoint.
             command += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         return command
+
+    def _register_search_attributes(self) -> None:
+        """`start-dev --search-attribute` registers only into a new database: one kept from an earlier
+        release (`make run`'s data dir) gets the attributes added since here. One listed with another
+        type fails the start (as it would every workflow start)."""
+        listed = json.loads(self._operator("list", "--output", "json"))
+        registered = {
+            name: kind.removeprefix("INDEXED_VALUE_TYPE_").replace("_", "")
+            for name, kind in listed.get("customAttributes", {}).items()
+        }
+        missing: dict[str, list[str]] = {}
+        for name, kind in self.search_attributes.items():
+            if name not in registered:
+                missing.setdefault(kind, []).append(name)
+            elif registered[name] != kind.upper():
+                raise TemporalDevServerError(
+                    f"search attribute {name} is registered as {registered[name]}, not {kind}; "
+                    f"remove {self.db_file} to start afresh"
+                )
+        # One call per type and only new names: a call naming one that exists adds none of them.
+        for kind, names in missing.items():
+            self._operator("create", "--type", kind, *(arg for name in names for arg in ("--name", name)))
+
+    def _operator(self, *args: str) -> str:
+        """`temporal operator search-attribute <args>` against this server; its standard output."""
+        command = [temporal_cli_path(), "operator", "search-attribute", *args]
+        command += ["--address", self.address, "--namespace", "default"]
+        # The operator's TEMPORAL_* settings (a profile's address, TLS) are for another server.
+        env = {key: value for key, value in os.environ.items() if not key.startswith("TEMPORAL_")}
+        try:
+            done = subprocess.run(
+                command, stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=15, check=False
+            )
+        except subprocess.TimeoutExpired as error:
+            raise TemporalDevServerError(f"`{' '.join(command[1:4])}` timed out") from error
+        if done.returncode != 0:
+            raise TemporalDevServerError(
+                f"`{' '.join(command[1:])}` failed: {done.stderr.decode(errors='replace').strip()}"
+            )
+        return done.stdout.decode()
 
     def _wait_until_serving(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
@@ -41,6 +42,7 @@ JOURNEY_ID = SearchAttributeKey.for_keyword("JourneyId")
 JOURNEY_VERSION = SearchAttributeKey.for_int("JourneyVersion")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
+JOURNEY_NAME = SearchAttributeKey.for_keyword("JourneyName")
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,22 @@ def enrollment_priority(payload: EnrollmentInput) -> Priority:
         priority_key=payload.definition.settings.priority,
         fairness_key=payload.tenant_id,
     )
+
+
+def enrollment_search_attributes(payload: EnrollmentInput) -> TypedSearchAttributes:
+    """What the Temporal UI's list filters an enrollment by. Given at start, they ride in the
+    WorkflowExecutionStarted event (no event of their own) and carry over on continue-as-new.
+    `JourneyName` is the journey's name when the enrollment entered (a rename later does not follow:
+    changing it would cost an UpsertWorkflowSearchAttributes event); omitted when unknown."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(TENANT_ID, payload.tenant_id),
+        SearchAttributePair(JOURNEY_ID, payload.journey_id),
+        SearchAttributePair(JOURNEY_VERSION, payload.version),
+        SearchAttributePair(CUSTOMER_ID, customer_key(payload.customer_id)),
+    ]
+    if payload.journey_name:
+        pairs.append(SearchAttributePair(JOURNEY_NAME, payload.journey_name))
+    return TypedSearchAttributes(pairs)
 
 
 async def connect_client(
@@ -157,14 +175,7 @@ class EnrollmentGateway:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 priority=enrollment_priority(payload),
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(TENANT_ID, payload.tenant_id),
-                        SearchAttributePair(JOURNEY_ID, payload.journey_id),
-                        SearchAttributePair(JOURNEY_VERSION, payload.version),
-                        SearchAttributePair(CUSTOMER_ID, customer_key(payload.customer_id)),
-                    ]
-                ),
+                search_attributes=enrollment_search_attributes(payload),
                 static_summary=(
                     f"journey {payload.journey_name} v{payload.version} · "
                     f"customer {customer_key(payload.customer_id)}"

@@ -49,6 +49,7 @@ from services.dispatcher import Dispatcher, DispatcherConfig
 from services.temporal import (
     CUSTOMER_ID,
     JOURNEY_ID,
+    JOURNEY_NAME,
     JOURNEY_VERSION,
     TENANT_ID,
     EnrollmentGateway,
@@ -146,7 +147,7 @@ async def start_dev_server(*extra_args: str) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(),
         data_converter=pydantic_data_converter,
-        search_attributes=[TENANT_ID, JOURNEY_ID, JOURNEY_VERSION, CUSTOMER_ID],
+        search_attributes=[TENANT_ID, JOURNEY_ID, JOURNEY_VERSION, CUSTOMER_ID, JOURNEY_NAME],
         dev_server_extra_args=["--ui-disable-news-fetch", *extra_args],
     )
 
