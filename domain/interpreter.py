@@ -59,10 +59,11 @@ from domain.nodes.base import StepStatus as StepStatus
 from domain.nodes.base import UnexpectedInputError as UnexpectedInputError
 from domain.nodes.base import idempotency_key as idempotency_key
 from domain.nodes.send import SendMessage as SendMessage
-from domain.nodes.send import SendNode
+from domain.nodes.send import SendNode, send_zone
 from domain.nodes.split import split_bucket as split_bucket
 from domain.nodes.update import UpdateProfile as UpdateProfile
 from domain.nodes.wait import WaitNode
+from domain.rules import StepDecision, WaitCheck
 from domain.wire import WireModel
 
 # Nodes entered in one step without blocking; validation forbids wait-free cycles, this is the
@@ -85,6 +86,18 @@ class StepRecord(WireModel):
     completed_at: datetime | None = None
     branch: str | None = None
     detail: str | None = None
+    # How the step decided or what it waited on until when (`domain.rules.StepDecision`), for operators.
+    # Left out of the payload when there is none (a worker from before it reads the record), and out of
+    # equality: an explanation, never a behaviour, so comparing command lists (the enrollment workflow
+    # does, to know whether a patch changes anything) compares what the interpreter does.
+    decision: StepDecision | None = Field(default=None, exclude_if=lambda value: value is None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StepRecord):
+            return NotImplemented
+        return self.model_dump(exclude={"decision"}) == other.model_dump(exclude={"decision"})
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class JourneyState(WireModel):
@@ -589,16 +602,34 @@ class _Machine:
         state.awaiting = awaiting
         state.step_deadline = deadline
         state.waiting_until = deadline
+        open_step = state.open_step
+        if deadline is not None and open_step is not None:
+            # The step's record says until when it waits, and in which zone a local time was read.
+            wait = WaitCheck(awaiting=awaiting, until=deadline, zone=self._wait_zone(open_step, awaiting))
+            state.open_step = open_step.model_copy(update={"decision": StepDecision(wait=wait)})
+
+    def _wait_zone(self, open_step: StepRecord, awaiting: Awaiting) -> str | None:
+        """The zone a hold or a local-time WAIT was read in; None for a plain duration or timeout."""
+        node = self.definition.node(open_step.node_id)
+        local = awaiting in _CLOCKED or (isinstance(node, WaitNode) and node.config.duration is None)
+        return send_zone(self)[0].key if local else None
 
     def close(
-        self, now: datetime, *, status: StepStatus, detail: str | None = None, branch: str | None = None
+        self,
+        now: datetime,
+        *,
+        status: StepStatus,
+        detail: str | None = None,
+        branch: str | None = None,
+        decision: StepDecision | None = None,
     ) -> None:
         state = self.state
         if state.open_step is None:
             return
-        closed = state.open_step.model_copy(
-            update={"status": status, "completed_at": now, "detail": detail, "branch": branch}
-        )
+        update: dict[str, Any] = {"status": status, "completed_at": now, "detail": detail, "branch": branch}
+        if decision is not None:  # else what the step waited on, if it waited, stays on its record
+            update["decision"] = decision
+        closed = state.open_step.model_copy(update=update)
         self.commands.append(RecordStep(record=closed))
         state.open_step = None
         state.awaiting = None

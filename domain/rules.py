@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -140,3 +142,142 @@ def evaluate_rules(
         return True
     results = (evaluate_rule(rule, document, context) for rule in rules)
     return all(results) if combinator == "AND" else any(results)
+
+
+# ---- how rules decided (a step's decision record, read by operators in the enrollment's timeline) ----
+
+MAX_RECORDED_RULES = 50
+MAX_RECORDED_TEXT = 120
+MAX_RECORDED_ITEMS = 10
+_EMAIL = re.compile(r"^([^@\s]+)@([^@\s]+\.[^@\s]+)$")
+_PHONE = re.compile(r"^\+?[\d\s().\-]{7,24}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def mask_text(text: str) -> str:
+    """An email address or phone number shown without identifying the customer (`a***@example.com`,
+    `+44******89`); any other text as it is."""
+    email = _EMAIL.match(text)
+    if email:
+        return f"{email.group(1)[:1]}***@{email.group(2)}"
+    digits = [c for c in text if c.isdigit()]
+    if _PHONE.match(text) and not _DATE.match(text) and 7 <= len(digits) <= 15:
+        plus = "+" if text.startswith("+") else ""
+        return f"{plus}{''.join(digits[:2])}{'*' * (len(digits) - 4)}{''.join(digits[-2:])}"
+    return text
+
+
+def recorded_value(value: Any) -> Any:
+    """A rule's value as a decision records it: small (long text and lists cut, nested data as short JSON
+    text), with email addresses and phone numbers masked."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        masked = mask_text(value)
+        return masked if len(masked) <= MAX_RECORDED_TEXT else masked[:MAX_RECORDED_TEXT] + "…"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple) and all(
+        item is None or isinstance(item, str | bool | int | float) for item in value
+    ):
+        items = [recorded_value(item) for item in value[:MAX_RECORDED_ITEMS]]
+        return [*items, "…"] if len(value) > MAX_RECORDED_ITEMS else items
+    try:
+        text = json.dumps(value, default=str, sort_keys=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return recorded_value(text)
+
+
+class RuleCheck(WireModel):
+    """One rule as it was evaluated: what it compared and what came out."""
+
+    field: str
+    operator: str
+    expected: Any = None
+    value_from: str | None = None
+    actual: Any = None
+    missing: bool = False  # the field is absent from what the rule read
+    result: bool
+
+
+def check_rule(
+    rule: Rule, document: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> RuleCheck:
+    """Evaluate one rule and record how (a `valueFrom` that does not resolve is recorded as not met)."""
+    expected = rule.value if rule.value_from is None else lookup(context or {}, rule.value_from)
+    actual = lookup(document, rule.field)
+    try:
+        result = evaluate_rule(rule, document, context)
+    except UnresolvedValueError:
+        result = False
+    return RuleCheck(
+        field=rule.field,
+        operator=rule.operator,
+        expected=None if expected is _MISSING else recorded_value(expected),
+        value_from=rule.value_from,
+        actual=None if actual is _MISSING else recorded_value(actual),
+        missing=actual is _MISSING,
+        result=result,
+    )
+
+
+def check_rules(
+    rules: list[Rule], document: Mapping[str, Any], context: Mapping[str, Any] | None = None, *, limit: int
+) -> list[RuleCheck]:
+    """How each of the first `limit` rules decided."""
+    return [check_rule(rule, document, context) for rule in rules[: max(limit, 0)]]
+
+
+class BranchCheck(WireModel):
+    """One branch of a multi-branch CONDITION as it was evaluated (in order, up to the first match)."""
+
+    key: str
+    combinator: Literal["AND", "OR"]
+    matched: bool
+    rules: list[RuleCheck]
+
+
+class SplitWeight(WireModel):
+    key: str
+    percentage: float
+
+
+class SplitCheck(WireModel):
+    """A SPLIT's choice: the customer's place in [0, 100) and the branches' percentages."""
+
+    bucket: float
+    weights: list[SplitWeight]
+
+
+class GoalCheck(WireModel):
+    goal_type: str | None
+    converted: bool
+
+
+class WaitCheck(WireModel):
+    """What a step waited on until when, and the zone a local time was read in (None: not a local time)."""
+
+    awaiting: str
+    until: datetime
+    zone: str | None = None
+
+
+class StepDecision(WireModel):
+    """How a step decided, for operators (the enrollment's timeline): a CONDITION's rules (`rules` for
+    yes/no, `branches` for multi-branch), a SPLIT's bucket, a GOAL_CHECK's goal, or what a step waited on.
+    An explanation only: it never changes what the interpreter does, and it is kept small (values cut,
+    emails and phone numbers masked, at most MAX_RECORDED_RULES rules)."""
+
+    branch: str | None = None
+    combinator: Literal["AND", "OR"] | None = None
+    rules: list[RuleCheck] | None = None
+    branches: list[BranchCheck] | None = None
+    split: SplitCheck | None = None
+    goal: GoalCheck | None = None
+    wait: WaitCheck | None = None
+    truncated: bool = False
+
+    def stored(self) -> dict[str, Any]:
+        """As JSON, without the parts this step has no use for (a rule's null values stay)."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if v is not None}

@@ -100,6 +100,8 @@ class EnrollmentStepRow(Row):
     detail: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How the step decided, or what it waited on (`domain.rules.StepDecision` as JSON); see migration 0014.
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class MessageRow(Row):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from domain.definition import JourneyDefinition
     from domain.events import EventRecord
     from domain.interpreter import JourneyState, ProfileRead, ProfileUpdated, SendFinished
+    from domain.rules import StepDecision
 
 MAX_NAME_LENGTH = 200
 MAX_ZONE_TEXT = 64
@@ -138,9 +139,16 @@ class Run(Protocol):
         """The open step, already recorded, now waits on something else (or until another deadline)."""
 
     def close(
-        self, now: datetime, *, status: StepStatus, detail: str | None = None, branch: str | None = None
+        self,
+        now: datetime,
+        *,
+        status: StepStatus,
+        detail: str | None = None,
+        branch: str | None = None,
+        decision: StepDecision | None = None,
     ) -> None:
-        """Record the open step as left (`branch`: the label it left by, when it has a choice)."""
+        """Record the open step as left (`branch`: the label it left by, when it has a choice; `decision`:
+        how it chose, for operators)."""
 
     def finish(self, status: EnrollmentStatus, now: datetime, reason: str | None = None) -> None:
         """End the enrollment."""

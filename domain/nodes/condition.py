@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, model_validator
 
 from domain.nodes.base import Loc, NodeBase, NodeKind, Run
-from domain.rules import Rule, evaluate_rules, unresolved_paths
+from domain.rules import (
+    MAX_RECORDED_RULES,
+    BranchCheck,
+    Rule,
+    StepDecision,
+    check_rules,
+    evaluate_rules,
+    unresolved_paths,
+)
 from domain.wire import WireModel
 
 if TYPE_CHECKING:
@@ -118,8 +126,35 @@ class ConditionKind(NodeKind[ConditionNode]):
                 ),
                 ELSE,
             )
-        run.close(read.now, status="COMPLETED", branch=branch)
+        run.close(read.now, status="COMPLETED", branch=branch, decision=decision_of(config, document, branch))
         return branch
+
+
+def decision_of(config: ConditionConfig, document: dict[str, Any], branch: str) -> StepDecision:
+    """How the CONDITION decided: each rule's field, operator, expected and actual value and result (for
+    multi-branch, the branches in order up to the one taken), and the branch taken."""
+    if config.branches is None:
+        rules = check_rules(config.rules, document, document, limit=MAX_RECORDED_RULES)
+        return StepDecision(
+            branch=branch,
+            combinator=config.combinator,
+            rules=rules,
+            truncated=len(config.rules) > len(rules),
+        )
+    checked: list[BranchCheck] = []
+    budget = MAX_RECORDED_RULES
+    truncated = False
+    for candidate in config.branches:
+        rules = check_rules(candidate.rules, document, document, limit=budget)
+        budget -= len(rules)
+        truncated = truncated or len(candidate.rules) > len(rules)
+        matched = candidate.key == branch
+        checked.append(
+            BranchCheck(key=candidate.key, combinator=candidate.combinator, matched=matched, rules=rules)
+        )
+        if matched:
+            break
+    return StepDecision(branch=branch, branches=checked, truncated=truncated)
 
 
 CONDITION = ConditionKind()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from domain.nodes.base import EmptyConfig, NodeBase, NodeKind, Run
+from domain.rules import GoalCheck, StepDecision
 
 if TYPE_CHECKING:
     from domain.interpreter import ProfileRead
@@ -40,7 +41,9 @@ class GoalCheckKind(NodeKind[GoalCheckNode]):
 
 def _check(run: Run, now: datetime) -> str:
     branch = "yes" if run.state.converted else "no"
-    run.close(now, status="COMPLETED", branch=branch)
+    goal = run.definition.goal
+    check = GoalCheck(goal_type=None if goal is None else goal.type, converted=run.state.converted)
+    run.close(now, status="COMPLETED", branch=branch, decision=StepDecision(branch=branch, goal=check))
     return branch
 
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from domain.nodes.base import Loc, NodeBase, NodeKind, Run
+from domain.rules import SplitCheck, SplitWeight, StepDecision
 from domain.wire import WireModel
 
 
@@ -62,7 +63,9 @@ class SplitKind(NodeKind[SplitNode]):
             if bucket < cumulative:
                 branch = candidate.key
                 break
-        run.close(now, status="COMPLETED", branch=branch)
+        weights = [SplitWeight(key=b.key, percentage=b.percentage) for b in node.config.splits]
+        decision = StepDecision(branch=branch, split=SplitCheck(bucket=round(bucket, 4), weights=weights))
+        run.close(now, status="COMPLETED", branch=branch, decision=decision)
         return branch
 
 

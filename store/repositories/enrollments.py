@@ -43,7 +43,10 @@ def _step_upsert() -> Any:
     statement = insert(_STEPS)
     return statement.on_conflict_do_update(
         index_elements=[_STEPS.c.enrollment_id, _STEPS.c.node_id, _STEPS.c.visit],
-        set_={name: statement.excluded[name] for name in ("status", "branch", "detail", "completed_at")},
+        set_={
+            name: statement.excluded[name]
+            for name in ("status", "branch", "detail", "completed_at", "decision")
+        },
     )
 
 
@@ -354,6 +357,7 @@ class EnrollmentRepository:
                 "detail": record.detail,
                 "started_at": record.started_at,
                 "completed_at": record.completed_at,
+                "decision": None if record.decision is None else record.decision.stored(),
             }
             for record in latest.values()
         ]
