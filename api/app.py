@@ -35,6 +35,7 @@ from api.routers import (
     subscription_groups,
     suppressions,
     templates,
+    timeline,
     tracking,
     unsubscribe,
 )
@@ -87,6 +88,7 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
         journeys,
         steps,
         enrollments,
+        timeline,
         customers,
         customer_subscriptions,
         inbox,

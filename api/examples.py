@@ -354,6 +354,67 @@ RESPONSES: Final[dict[str, Any]] = {
         "live": {"currentStepId": "n2", "status": "ACTIVE", "waitingUntil": None, "path": ["n1", "n2"]},
         "temporalUrl": f"http://localhost:8233/namespaces/default/workflows/enrollment-{ENROLLMENT_ID}",
     },
+    "TimelineOut": {
+        "data": [
+            {
+                "kind": "step",
+                "at": "2025-12-14T09:00:00Z",
+                "nodeId": "is-pro",
+                "name": "Pro?",
+                "type": "CONDITION",
+                "visit": 1,
+                "status": "COMPLETED",
+                "branch": "yes",
+                "detail": None,
+                "completedAt": "2025-12-14T09:00:00Z",
+                "decision": {
+                    "branch": "yes",
+                    "combinator": "AND",
+                    "rules": [
+                        {
+                            "field": "email",
+                            "operator": "contains",
+                            "expected": "@example.com",
+                            "valueFrom": None,
+                            "actual": "l***@example.com",
+                            "missing": False,
+                            "result": True,
+                        }
+                    ],
+                    "truncated": False,
+                },
+            },
+            {
+                "kind": "message",
+                "at": "2025-12-14T09:00:01Z",
+                "id": "0b9f6c3e-5d2a-4f1e-9a7b-2c8d4e6f1a3b",
+                "nodeId": "pro-mail",
+                "channel": "EMAIL",
+                "status": "sent",
+                "reason": None,
+                "error": None,
+                "providerMessageId": "<0b9f6c3e@journeys>",
+                "sentAt": "2025-12-14T09:00:01Z",
+            },
+            {
+                "kind": "wait",
+                "at": "2025-12-14T09:00:01Z",
+                "nodeId": "order",
+                "awaiting": "event",
+                "waitingUntil": "2025-12-15T09:00:01Z",
+                "zone": None,
+                "endedAt": "2025-12-14T10:12:00Z",
+            },
+            {
+                "kind": "event",
+                "at": "2025-12-14T10:12:00Z",
+                "id": "msg-123",
+                "name": "Order Completed",
+                "type": "track",
+                "entry": False,
+            },
+        ]
+    },
     "CustomerOut": {
         "id": "customer_456",
         "traits": {"email": "john@example.com", "firstName": "John", "plan": "pro"},
