@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from devstack import ReceivedMessage, SmtpSink, find_free_port
 from devstack.smtp_sink import parse_message
@@ -109,6 +109,18 @@ async def awaiting(handle: WorkflowHandle[Any, Any], what: str) -> None:
             return (await live(handle)).awaiting == what
         except Exception:  # noqa: BLE001 — not started or no task processed yet
             return False
+
+    await eventually(check)
+
+
+async def moved_on(handle: WorkflowHandle[Any, Any], what: str) -> None:
+    """Until the enrollment no longer awaits `what` (or has ended): a signal sent through the dispatch
+    outbox has landed. Call before `result_skipping_time`, lest the server skip over a timer first."""
+
+    async def check() -> bool:
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            return True
+        return (await live(handle)).awaiting != what
 
     await eventually(check)
 

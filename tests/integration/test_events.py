@@ -9,7 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
 from tests.integration.test_api_contract import assert_problem
-from tests.support import awaiting, handle_of, publish
+from tests.support import awaiting, handle_of, moved_on, publish
 
 ONBOARDING: dict[str, Any] = {
     "name": "Onboarding",
@@ -103,6 +103,7 @@ async def test_an_event_triggers_signals_and_converts_an_enrollment(
         assert converted["enrolled"] == 0 and converted["signalled"] == 1
         released = await post_event(http, track("ada", "purchase", amount=30))
         assert released["signalled"] == 1
+        await moved_on(handle, "event")
         result = await result_skipping_time(time_skipping_env, handle)
 
         listed = (await http.get(f"/v1/journeys/{journey_id}/enrollments")).json()

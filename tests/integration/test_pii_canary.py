@@ -24,7 +24,7 @@ from devstack import SmtpSink
 from plumbing.codec import data_converter, generate_key
 from plumbing.settings import Settings
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
-from tests.support import awaiting, handle_of, publish
+from tests.support import awaiting, handle_of, moved_on, publish
 
 
 def journey(canary: str) -> dict[str, Any]:
@@ -102,6 +102,7 @@ async def test_the_canary_never_reaches_temporal_in_clear(
         await awaiting(handle, "event")
         confirmed = await http.post("/v1/events", json=track(customer, "confirmed", address=canary))
         assert confirmed.json()["signalled"] == 1, confirmed.text
+        await moved_on(handle, "event")
         result = await result_skipping_time(time_skipping_env, handle)
         delivered = await smtp_sink.wait_for(lambda m: canary in m.rcpt_tos, timeout=10)
 

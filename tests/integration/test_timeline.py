@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from devstack import SmtpSink
 from tests.conftest import ApiClientFor, RunWorker, result_skipping_time
-from tests.support import eventually, publish
+from tests.support import eventually, moved_on, publish
 
 
 def mail(node_id: str, subject: str) -> dict[str, Any]:
@@ -94,6 +94,7 @@ async def test_a_timeline_says_why(
         assert (await http.post("/v1/events", json=order)).status_code == 202
         detail = (await http.get(enrollment)).json()
         handle = env.client.get_workflow_handle(unquote(detail["temporalUrl"].rsplit("/", 1)[-1]))
+        await moved_on(handle, "event")
         assert (await result_skipping_time(env, handle))["status"] == "COMPLETED"
         await smtp_sink.wait_for(lambda m: m.subject == "Thanks for your order", timeout=20)
 
