@@ -50,6 +50,7 @@ from activities.webhooks import WebhookChannel, WebhookTarget
 from delivery.channel_settings import WebhookSettings
 from delivery.rendering import Renderer, TemplateRenderError
 from delivery.unsubscribe import UnsubscribeLink, UnsubscribeLinks
+from domain.consent import BOUNCED, COMPLAINED, FREQUENCY_CAP, consent_detail, consent_reason
 from domain.definition import SendConfig
 from domain.durations import parse_duration
 from domain.payloads import SendRequest, SendResult
@@ -70,35 +71,6 @@ HTTP_CHANNELS = frozenset({"WEBHOOK", "SMS", "PUSH"})  # sent to the action targ
 LISTED_CHANNELS = frozenset({"EMAIL", "SMS", "PUSH"})
 # Channels outside subscription groups unless the send names one: their receivers are systems.
 GROUPLESS_CHANNELS = frozenset({"WEBHOOK"})
-
-# Why a message was suppressed (messages.reason).
-UNSUBSCRIBED = "unsubscribed"
-NOT_OPTED_IN = "not_opted_in"
-BOUNCED = "bounced"
-COMPLAINED = "complained"
-FREQUENCY_CAP = "frequency_cap"
-SUPPRESSION_REASONS = (UNSUBSCRIBED, NOT_OPTED_IN, BOUNCED, COMPLAINED, FREQUENCY_CAP)
-
-
-def consent_reason(group_type: str, subscribed: bool | None) -> str | None:
-    """Why a customer has not consented to a send in a group of `group_type` (OPT_IN | OPT_OUT), or None
-    when they have. `subscribed`: the customer's row for the group; None when they have none.
-
-    OPT_OUT: sent unless the customer left (`unsubscribed`); OPT_IN: sent only once they joined — no row
-    is `not_opted_in`, a row saying false (they left again) is `unsubscribed`.
-    """
-    if subscribed is False:
-        return UNSUBSCRIBED
-    if subscribed is None and group_type == "OPT_IN":
-        return NOT_OPTED_IN
-    return None
-
-
-def consent_detail(reason: str, group_name: str, group_type: str) -> str:
-    """The delivery log's readable text for a consent suppression."""
-    if reason == NOT_OPTED_IN:
-        return f"not opted in: the customer has not joined the {group_type} subscription group {group_name!r}"
-    return f"unsubscribed: the customer left the subscription group {group_name!r}"
 
 
 def listed_reason(suppression_reason: str) -> str:

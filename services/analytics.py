@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from domain.consent import SUPPRESSION_REASONS
 from domain.definition import JourneyDefinition
 from domain.errors import FieldIssue, InvalidInputError, NotFoundError
 from domain.nodes import BRANCHING_TYPES, labels
@@ -23,8 +24,6 @@ from store.repositories.rollups import hour_of
 from store.rows import JourneyRow
 
 BRANCHING = BRANCHING_TYPES  # node types whose steps record a branch (domain.nodes)
-# Why a message was suppressed (messages.reason), each counted per SEND node, zeros included.
-SUPPRESSION_REASONS = ("unsubscribed", "not_opted_in", "bounced", "complained", "frequency_cap")
 # A provider's delivery event type → the MessageStats field that counts the messages it was reported for.
 REPORTED = {
     "delivered": "delivered",

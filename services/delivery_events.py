@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from delivery.webhook_signing import SECRET_PREFIX, sign
+from domain.consent import BOUNCED, COMPLAINED
 from domain.errors import AuthenticationError
-from services.suppressions import BOUNCED, COMPLAINED
 from services.uow import UnitOfWork
 from store.repositories.delivery_events import DeliveryEventRepository, TenantSettingsRepository
 from store.repositories.suppressions import SuppressionRepository

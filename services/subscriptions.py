@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from domain.consent import subscribed_by_default
 from domain.errors import ConflictError, FieldIssue, InvalidInputError, NotFoundError
 from services.uow import UnitOfWork
 from store.repositories.customers import CustomerRepository
 from store.repositories.pagination import Page, PageRequest
 from store.repositories.subscriptions import (
-    OPT_OUT,
     CustomerSubscriptionRepository,
     SubscriptionChange,
     SubscriptionGroupRepository,
@@ -33,11 +33,6 @@ SubscriptionSource = Literal["api", "identify", "unsubscribe_link", "preferences
 SOURCES: tuple[SubscriptionSource, ...] = ("api", "identify", "unsubscribe_link", "preferences")
 # The identify trait that carries subscription state: {"<group id or name>": true | false, ...}.
 SUBSCRIPTIONS_TRAIT = "subscriptions"
-
-
-def subscribed_by_default(group_type: str) -> bool:
-    """A customer who never chose: in an OPT_OUT group they are subscribed, in an OPT_IN group not."""
-    return group_type == OPT_OUT
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,12 @@ delivery events (services/delivery_events.py); the send path reads them (`Suppre
 from __future__ import annotations
 
 import uuid
-from typing import Final
 
 from domain.errors import NotFoundError
 from services.uow import UnitOfWork
 from store.repositories.pagination import Page, PageRequest
 from store.repositories.suppressions import SuppressionRepository
 from store.rows import SuppressionRow
-
-# Why an address is suppressed (also the `reason` a message sent to it is suppressed with).
-BOUNCED: Final = "bounced"
-COMPLAINED: Final = "complained"
-REASONS: Final = (BOUNCED, COMPLAINED)
 
 
 class SuppressionService:

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Response, status
 from api.auth import Principal
 from api.deps import Paging, Uow, parse_id, require
 from api.schemas.common import PageMeta, PageOut
-from api.schemas.delivery import SuppressionOut, SuppressionReason
+from api.schemas.delivery import SuppressionOut
+from domain.consent import ListedReason
 from domain.definition import Channel
 from services.suppressions import SuppressionService
 
@@ -27,7 +28,7 @@ async def list_suppressions(
     paging: Paging,
     principal: View,
     channel: Channel | None = None,
-    reason: SuppressionReason | None = None,
+    reason: ListedReason | None = None,
 ) -> PageOut[SuppressionOut]:
     """The suppression list, newest first, filtered by `channel` or `reason` (bounced, complained).
     Sends to a listed address are suppressed with the entry's reason and cost no provider call."""

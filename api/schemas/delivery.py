@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 MAX_DELIVERY_EVENTS: Final = 500
 DeliveryEventType = Literal["bounce", "complaint", "delivered", "opened", "clicked"]
-SuppressionReason = Literal["bounced", "complained"]
 
 _SUPPRESSION_ID: Final = "4c3b2a19-0817-4f6e-9d5c-4b3a29180706"
 _MESSAGE_ID: Final = "9c8b7a69-5847-4362-8150-4f3e2d1c0b0a"

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from api.schemas.common import ApiModel
+from domain.consent import SuppressionReason as SuppressionReason
 
 if TYPE_CHECKING:
     from store.rows import MessageRow
-
-
-# Why a message was suppressed (`reason` on the delivery log, and its filter).
-SuppressionReason = Literal["unsubscribed", "not_opted_in", "bounced", "complained", "frequency_cap"]
 
 
 class MessageOut(ApiModel):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field, StrictBool
 
 from api.schemas.common import ApiModel, PatchModel
+from domain.consent import GroupType
 from domain.nodes.send import Channel
 from services.subscriptions import NewSubscriptionGroup, SubscriptionState
 
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from store.rows import SubscriptionGroupRow
 
 MAX_NAME_LENGTH = 200
-GroupType = Literal["OPT_IN", "OPT_OUT"]
 GROUP_ID = "7d3c2b1a-0f9e-4d8c-b7a6-95f4e3d2c1b0"
 CREATED = "2025-10-15T09:00:00Z"
 TYPE_DESCRIPTION = (

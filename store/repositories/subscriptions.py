@@ -17,12 +17,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.consent import OPT_IN as OPT_IN
+from domain.consent import OPT_OUT as OPT_OUT
 from domain.errors import ConflictError
 from store.repositories.pagination import Page, PageRequest, paginate
 from store.rows import CustomerSubscriptionRow, JourneyRow, JourneyVersionRow, SubscriptionGroupRow
-
-OPT_IN = "OPT_IN"
-OPT_OUT = "OPT_OUT"
 
 
 def default_group_name(channel: str) -> str:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from activities.sending import (
-    NOT_OPTED_IN,
-    UNSUBSCRIBED,
-    consent_detail,
-    consent_reason,
-    listed_reason,
-)
+from activities.sending import listed_reason
+from domain.consent import NOT_OPTED_IN, UNSUBSCRIBED, consent_detail, consent_reason
 from domain.nodes.send import unknown_root
 
 
