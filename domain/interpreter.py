@@ -43,6 +43,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from domain.actions import (
+    EnrollmentAction,
+    VersionMove,
+    action_refusal,
+    moving_node,
+    version_move_refusal,
+)
 from domain.context import ContextEvent, JourneyRef, context_document, why_unresolved
 from domain.definition import JourneyDefinition, Node
 from domain.events import (
@@ -228,6 +235,25 @@ class ExitRequested(WireModel):
     reason: str = "exited"
 
 
+class ActionRequested(WireModel):
+    """An operator's action on this enrollment (`domain.actions`); one that no longer applies is ignored
+    (the shell answers the operator with `action_refusal`)."""
+
+    kind: Literal["action_requested"] = "action_requested"
+    now: datetime
+    action: EnrollmentAction
+
+
+class VersionMoved(WireModel):
+    """A migration moves the enrollment onto another version of its journey (`domain.actions.VersionMove`):
+    from here on it runs `move.definition`. One that no longer applies is ignored."""
+
+    kind: Literal["version_moved"] = "version_moved"
+    now: datetime
+    version: int
+    move: VersionMove
+
+
 AnyInput = (
     Started
     | Resumed
@@ -240,6 +266,8 @@ AnyInput = (
     | PauseRequested
     | ResumeRequested
     | ExitRequested
+    | ActionRequested
+    | VersionMoved
 )
 # The same union, parseable: the `kind` field says which input a payload is.
 Input = Annotated[AnyInput, Field(discriminator="kind")]
@@ -336,7 +364,8 @@ def step(
     )
     machine.apply(event)
     if state.status == "ACTIVE" and not any(isinstance(c, BLOCKING) for c in commands):
-        commands.append(blocking_command(definition, state))
+        # The machine's definition: a version move switched it.
+        commands.append(blocking_command(machine.definition, state))
     return state, commands
 
 
@@ -434,6 +463,10 @@ class _Machine:
             self._resume(event.now)
         elif isinstance(event, ExitRequested):
             self._exit(event.now, event.reason)
+        elif isinstance(event, ActionRequested):
+            self._act(event.action, event.now)
+        elif isinstance(event, VersionMoved):
+            self._move_version(event)
         # Resumed: nothing happened; the caller re-issues the blocking command.
 
     # ---- inputs -------------------------------------------------------------------------------
@@ -510,6 +543,79 @@ class _Machine:
     def _exit(self, now: datetime, reason: str) -> None:
         self.close(now, status="EXITED", detail=reason)
         self.finish("EXITED", now, reason=reason)
+
+    def _act(self, action: EnrollmentAction, now: datetime) -> None:
+        state = self.state
+        if action_refusal(self.definition, state, action) is not None:
+            return
+        name = action.action
+        if name == "exit":
+            self._exit(now, action.reason or "exited by an operator")
+        elif name == "pause":
+            state.paused = True
+        elif name == "resume":
+            self._resume(now)
+        elif name == "setWait":
+            assert action.until is not None and state.awaiting is not None and state.open_step is not None
+            self.wait_on(state.awaiting, action.until)
+            self.commands.append(RecordStep(record=state.open_step))
+        elif name == "skipWait":
+            assert state.open_step is not None
+            node = self.definition.node(state.open_step.node_id)
+            self._leave(node, kind_of(node).on_skip(node, self, now), now)
+        else:  # moveTo
+            assert action.node_id is not None
+            self._continue_at(action.node_id, now, f"moved to {action.node_id!r} by an operator")
+
+    def _move_version(self, event: VersionMoved) -> None:
+        """Continue on another version at the mapped node, keeping the context, visits, goal deadline, and
+        a WAIT's (or a WAIT_FOR_EVENT's) deadline when it maps to a node of the same type."""
+        state, move, now = self.state, event.move, event.now
+        if version_move_refusal(state, event.version, move) is not None:
+            return
+        current = moving_node(state)
+        assert current is not None
+        target_id = move.node_map[current]
+        kept: tuple[Awaiting, datetime] | None = None
+        target = move.definition.node(target_id)
+        if (
+            state.open_step is not None
+            and state.awaiting in ("time", "event")
+            and state.step_deadline is not None
+            and self.definition.node(current).type == target.type
+        ):
+            kept = (state.awaiting, state.step_deadline)
+        detail = f"moved to version {move.to_version} at {target_id!r} (migration {move.migration_id})"
+        if state.open_step is not None:
+            self.close(now, status="SKIPPED", detail=detail)
+        self.definition = move.definition
+        state.journey_version = move.to_version
+        if move.journey_name:
+            state.journey_name = move.journey_name
+        if state.awaiting == "resume":
+            state.held_node_id = target_id
+            return
+        if kept is not None and isinstance(target, WaitNode):
+            # The same wait on the new version: same deadline, no profile read for a local time again.
+            self._open(target, now)
+            self.block(*kept)
+            return
+        self._enter(target_id, now)
+        if kept is not None and state.awaiting == kept[0] and state.open_step is not None:
+            # A WAIT_FOR_EVENT entered afresh (its rules may take a buffered event) keeps the old timeout.
+            self.wait_on(*kept)
+            self.commands.append(RecordStep(record=state.open_step))
+
+    def _continue_at(self, node_id: str, now: datetime, detail: str) -> None:
+        """Leave the open step (SKIPPED) and continue from `node_id`; a paused enrollment stays held, now
+        before `node_id`."""
+        state = self.state
+        if state.awaiting == "resume":
+            state.held_node_id = node_id
+            return
+        if state.open_step is not None:
+            self.close(now, status="SKIPPED", detail=detail)
+        self._enter(node_id, now)
 
     # ---- helpers ------------------------------------------------------------------------------
 

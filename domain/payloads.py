@@ -32,6 +32,10 @@ SIGNAL_RESUME = "resume"
 SIGNAL_EXIT = "exit"
 # A profile update changed traits an enrollment reads from its state (the customer's `timezone`).
 SIGNAL_TRAITS = "traits"
+# Update names of EnrollmentWorkflow: an operator's action (`domain.actions.EnrollmentAction`) and a
+# migration's version move (`domain.actions.VersionMove`); both answer with an `EnrollmentStateView`.
+UPDATE_ACTION = "action"
+UPDATE_MIGRATE = "migrate"
 
 ControlInstruction = Literal["hold", "release", "exit"]
 

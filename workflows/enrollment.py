@@ -8,6 +8,7 @@ Temporal's APIs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,8 +18,10 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.actions import EnrollmentAction, VersionMove, action_refusal, version_move_refusal
     from domain.events import EventRecord
     from domain.interpreter import (
+        ActionRequested,
         AnyCommand,
         AnyInput,
         EventReceived,
@@ -40,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         TraitsChanged,
         UnexpectedInputError,
         UpdateProfile,
+        VersionMoved,
         Wait,
         customer_clock_matters,
         initial_state,
@@ -53,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         SIGNAL_PAUSE,
         SIGNAL_RESUME,
         SIGNAL_TRAITS,
+        UPDATE_ACTION,
+        UPDATE_MIGRATE,
         ControlSignal,
         EnrollmentInput,
         EnrollmentResult,
@@ -119,11 +125,24 @@ LEAN_PATCH = "lean-enrollment-v1"
 # A local activity's failure reaches the workflow as it was raised (an ApplicationError, or a timeout),
 # not wrapped in an ActivityError as an ordinary activity's is.
 LOCAL_FAILURES = (ApplicationError, ActivityTimeoutError)
+# The ApplicationError type an Update is refused with (in its validator, or when it is applied).
+ACTION_REFUSED = "ActionRefused"
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
 )
+
+
+@dataclass
+class _Inbound:
+    """A signal or an Update not yet fed to the interpreter. `payload`: the event, the changed traits, the
+    action or the version move; `ticket`: the Update waiting for its answer."""
+
+    name: str
+    payload: EventRecord | dict[str, Any] | EnrollmentAction | VersionMove | None = None
+    reason: str | None = None
+    ticket: int | None = None
 
 
 @workflow.defn(name=ENROLLMENT_WORKFLOW)
@@ -143,8 +162,11 @@ class EnrollmentWorkflow:
         self._pending: list[StepRecord] = []
         self._stale_since: datetime | None = None
         self._last_written: EnrollmentSnapshot | None = None
-        # Signals not yet fed to the interpreter, in arrival order: (name, event or changed traits, reason).
-        self._signals: list[tuple[str, EventRecord | dict[str, Any] | None, str | None]] = []
+        # Signals and Updates not yet fed to the interpreter, in arrival order.
+        self._signals: list[_Inbound] = []
+        # Updates fed to the interpreter: ticket -> why it was refused (None: applied).
+        self._answers: dict[int, str | None] = {}
+        self._tickets = 0
         # CUSTOMER_CLOCK_PATCH's answer once asked (None: not yet needed); True outright for a journey
         # where the customer's clock changes nothing.
         self._customer_clock: bool | None = None if customer_clock_matters(input.definition) else True
@@ -156,25 +178,53 @@ class EnrollmentWorkflow:
 
     @workflow.signal(name=SIGNAL_EVENT)
     def event(self, signal: EventSignal) -> None:
-        self._signals.append((SIGNAL_EVENT, signal.event, None))
+        self._signals.append(_Inbound(SIGNAL_EVENT, signal.event))
 
     # Control signals take an optional ControlSignal: an operator's bare `temporal workflow signal
     # --name pause` (no input) must not fail the workflow task over a missing argument.
     @workflow.signal(name=SIGNAL_PAUSE)
     def pause(self, signal: ControlSignal | None = None) -> None:
-        self._signals.append((SIGNAL_PAUSE, None, signal.reason if signal is not None else None))
+        self._signals.append(_Inbound(SIGNAL_PAUSE, reason=signal.reason if signal is not None else None))
 
     @workflow.signal(name=SIGNAL_RESUME)
     def resume(self, signal: ControlSignal | None = None) -> None:
-        self._signals.append((SIGNAL_RESUME, None, signal.reason if signal is not None else None))
+        self._signals.append(_Inbound(SIGNAL_RESUME, reason=signal.reason if signal is not None else None))
 
     @workflow.signal(name=SIGNAL_EXIT)
     def exit(self, signal: ControlSignal | None = None) -> None:
-        self._signals.append((SIGNAL_EXIT, None, signal.reason if signal is not None else None))
+        self._signals.append(_Inbound(SIGNAL_EXIT, reason=signal.reason if signal is not None else None))
 
     @workflow.signal(name=SIGNAL_TRAITS)
     def traits(self, signal: TraitsSignal) -> None:
-        self._signals.append((SIGNAL_TRAITS, dict(signal.traits), None))
+        self._signals.append(_Inbound(SIGNAL_TRAITS, dict(signal.traits)))
+
+    # ---- Updates: an operator's action, a migration's move (validated before anything is written) ----
+
+    @workflow.update(name=UPDATE_ACTION)
+    async def act(self, action: EnrollmentAction) -> EnrollmentStateView:
+        return await self._answered(_Inbound(UPDATE_ACTION, action))
+
+    @act.validator
+    def _validate_action(self, action: EnrollmentAction) -> None:
+        _refuse(action_refusal(self._input.definition, self._state, action))
+
+    @workflow.update(name=UPDATE_MIGRATE)
+    async def migrate(self, move: VersionMove) -> EnrollmentStateView:
+        return await self._answered(_Inbound(UPDATE_MIGRATE, move))
+
+    @migrate.validator
+    def _validate_move(self, move: VersionMove) -> None:
+        _refuse(version_move_refusal(self._state, self._input.version, move))
+
+    async def _answered(self, inbound: _Inbound) -> EnrollmentStateView:
+        """Queue the Update with the signals (in arrival order) and answer once the loop has fed it: the
+        enrollment's state then, or the refusal when it no longer applied (the enrollment moved on)."""
+        self._tickets += 1
+        ticket = inbound.ticket = self._tickets
+        self._signals.append(inbound)
+        await workflow.wait_condition(lambda: ticket in self._answers)
+        _refuse(self._answers.pop(ticket))
+        return self.state()
 
     @workflow.query(name="state")
     def state(self) -> EnrollmentStateView:
@@ -223,6 +273,8 @@ class EnrollmentWorkflow:
                     )
                     workflow.set_current_details(f"**{command.status}**" + _reason(command.reason))
                     await self._write_progress(final=True)
+                    # An Update that ended it (an operator's exit) answers before the run closes.
+                    await workflow.wait_condition(workflow.all_handlers_finished)
                     return EnrollmentResult(
                         status=command.status,
                         converted=self._state.converted,
@@ -246,6 +298,22 @@ class EnrollmentWorkflow:
             else:
                 raise ApplicationError("the interpreter returned nothing to wait on", non_retryable=True)
             self._state, commands = self._step(outcome)
+            if isinstance(outcome, VersionMoved):
+                self._adopt(outcome.move)
+
+    def _adopt(self, move: VersionMove) -> None:
+        """Run the version a migration moved the enrollment to: its definition from here on (the projection,
+        sends' destinations and a continue-as-new read `version`)."""
+        if self._customer_clock is True and not customer_clock_matters(self._input.definition):
+            # True only because the old version had no use for the customer's clock: ask again.
+            self._customer_clock = None if customer_clock_matters(move.definition) else True
+        self._input = self._input.model_copy(
+            update={
+                "definition": move.definition,
+                "version": move.to_version,
+                "journey_name": move.journey_name or self._input.journey_name,
+            }
+        )
 
     def _step(self, outcome: AnyInput) -> tuple[JourneyState, list[AnyCommand]]:
         definition = self._input.definition
@@ -288,8 +356,21 @@ class EnrollmentWorkflow:
     # ---- carrying out commands ----------------------------------------------------------------
 
     def _take_signal(self) -> AnyInput:
-        name, event, reason = self._signals.pop(0)
+        inbound = self._signals.pop(0)
+        name, event, reason = inbound.name, inbound.payload, inbound.reason
         now = workflow.now()
+        if inbound.ticket is not None:
+            # An Update: judged again now (the enrollment may have moved on since its validator ran); a
+            # refused one changes nothing.
+            if isinstance(event, EnrollmentAction):
+                refusal = action_refusal(self._input.definition, self._state, event)
+                answer: AnyInput = ActionRequested(now=now, action=event)
+            else:
+                assert isinstance(event, VersionMove)
+                refusal = version_move_refusal(self._state, self._input.version, event)
+                answer = VersionMoved(now=now, version=self._input.version, move=event)
+            self._answers[inbound.ticket] = refusal
+            return Resumed(now=now) if refusal is not None else answer
         if name == SIGNAL_EVENT and isinstance(event, EventRecord):
             return EventReceived(now=now, event=event)
         if name == SIGNAL_TRAITS and isinstance(event, dict):
@@ -453,7 +534,11 @@ class EnrollmentWorkflow:
         short = command.until is not None and command.until - workflow.now() <= PROJECTION_LAG_TOLERANCE
         if changed and not (short and (self._lean() or workflow.patched(LOCAL_STORE_PATCH))):
             await self._write_progress()
-        if workflow.info().is_continue_as_new_suggested() and not self._signals:
+        if (
+            workflow.info().is_continue_as_new_suggested()
+            and not self._signals
+            and workflow.all_handlers_finished()
+        ):
             if self._lean() and (self._pending or self._snapshot() != self._last_written):
                 await self._write_progress()  # what a short wait left pending, lest the next run lose it
             workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
@@ -598,6 +683,11 @@ class EnrollmentWorkflow:
         if state.converted:
             details += " · converted"
         workflow.set_current_details(details)
+
+
+def _refuse(refusal: str | None) -> None:
+    if refusal is not None:
+        raise ApplicationError(refusal, type=ACTION_REFUSED, non_retryable=True)
 
 
 def _failure(error: FailureError) -> str:

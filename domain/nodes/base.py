@@ -218,6 +218,11 @@ class NodeKind(ABC, Generic[N]):
         """The open step's deadline passed (the goal deadline is the interpreter's)."""
         raise UnexpectedInputError(f"{node.type} node {node.id!r} has no deadline")
 
+    def on_skip(self, node: N, run: Run, now: datetime) -> str | None:
+        """An operator ends the open step's wait now (`skipWait`): by default as if its deadline passed
+        (a WAIT continues, a WAIT_FOR_EVENT takes its timeout branch)."""
+        return self.on_time_reached(node, run, now)
+
     def on_clock_changed(self, node: N, run: Run, now: datetime) -> str | None:
         """The customer's `timezone` trait changed while the open step is held on the clock (`quiet_hours`,
         `window`): recompute the hold. Nodes that hold nothing ignore it."""

@@ -273,6 +273,11 @@ class SendKind(NodeKind[SendNode]):
         self._hold_or_send(node, run, now)
         return None
 
+    def on_skip(self, node: SendNode, run: Run, now: datetime) -> str | None:
+        # An operator ends the hold: the send goes now, quiet hours or window notwithstanding.
+        run.wait_on("send")
+        return None
+
     def on_send_finished(self, node: SendNode, run: Run, outcome: SendFinished) -> str | None:
         # Why the customer's clock was not used, when it was needed and unusable.
         _, why = send_zone(run) if run.customer_clock and needs_zone(node, run) else (None, None)
