@@ -32,6 +32,7 @@ ALL_SCOPES: tuple[str, ...] = (
     "journey:enrollment:view",
     "journey:enrollment:add",
     "journey:enrollment:delete",
+    "journey:enrollment:edit",
     "journey:segment:view",
     "journey:segment:add",
     "journey:segment:edit",

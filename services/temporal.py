@@ -12,7 +12,13 @@ from urllib.parse import quote
 
 from temporalio.api.common.v1 import Payloads, WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest, SignalWorkflowExecutionRequest
-from temporalio.client import Client, Interceptor, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    Interceptor,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
 from temporalio.common import (
     Priority,
     SearchAttributeKey,
@@ -23,11 +29,11 @@ from temporalio.common import (
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.errors import DependencyUnavailableError
+from domain.errors import ConflictError, DependencyUnavailableError
 from domain.ids import customer_key
 from domain.payloads import (
     ENROLLMENT_WORKFLOW,
@@ -244,6 +250,35 @@ class EnrollmentGateway:
                 raise ValueError(f"Temporal refused the signal: {exc}") from exc
             raise DependencyUnavailableError("temporal", f"could not signal the enrollment: {exc}") from exc
         return True
+
+    async def update(
+        self, workflow_id: str, name: str, payload: object, *, update_id: str | None = None
+    ) -> EnrollmentStateView:
+        """Run an Update on one enrollment (an operator's action, a migration's move) and return the
+        enrollment's state after it. The workflow's refusal (its validator, or the enrollment moved on) and
+        an enrollment that has ended are a ConflictError with the reason. `update_id`: Temporal answers a
+        repeated id on the same run with the first outcome, so a retry does not act twice."""
+        client = await self._connection.client()
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            handle_update = await handle.start_update(
+                name,
+                payload,
+                id=update_id,
+                wait_for_stage=WorkflowUpdateStage.COMPLETED,
+                result_type=EnrollmentStateView,
+                rpc_timeout=timedelta(seconds=30),
+            )
+            view: EnrollmentStateView = await handle_update.result(rpc_timeout=timedelta(seconds=30))
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+            raise ConflictError(reason) from exc
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise ConflictError("the enrollment has ended") from exc
+            raise DependencyUnavailableError("temporal", f"could not reach the enrollment: {exc}") from exc
+        return view
 
     async def exists(self, workflow_id: str) -> bool:
         """Whether Temporal knows the workflow (running or closed, within retention)."""

@@ -313,6 +313,8 @@ class AuditRow(Row):
     status_code: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # What the request asked for when the path does not say it (an enrollment action); see migration 0015.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)
 
 
 class SourceRow(Row):
