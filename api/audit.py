@@ -90,6 +90,8 @@ class AuditLog:
                     path=path,
                     status_code=status,
                     request_id=request_id,
+                    # What the route noted the request asked for (an enrollment action's name and why).
+                    detail=state.get("audit_detail"),
                 )
                 await uow.commit()
         except Exception:

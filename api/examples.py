@@ -185,6 +185,20 @@ REQUESTS: Final[dict[str, Any]] = {
     "StepPatch": {"name": "Wait 2 days", "config": {"duration": "2 days"}},
     "ReorderIn": {"stepIds": ["step_0", "step_1", "step_3", "step_2", "step_4"]},
     "EnrollRequest": {"customerId": "customer_123"},
+    "EnrollmentActionIn": [
+        ("skipWait", "End the current wait now", {"action": "skipWait", "reason": "launch moved up"}),
+        (
+            "setWait",
+            "Move the current wait's deadline",
+            {"action": "setWait", "until": "2025-12-20T09:00:00Z"},
+        ),
+        (
+            "moveTo",
+            "Continue from another node",
+            {"action": "moveTo", "nodeId": "n3", "reason": "bought by phone"},
+        ),
+        ("exit", "End the enrollment", {"action": "exit", "reason": "asked us to stop"}),
+    ],
     "CustomerTraitsIn": {"traits": {"email": "john@example.com", "firstName": "John", "plan": "pro"}},
     "ActionTargetCreate": {
         "name": "CRM webhook",
@@ -353,6 +367,19 @@ RESPONSES: Final[dict[str, Any]] = {
         ],
         "live": {"currentStepId": "n2", "status": "ACTIVE", "waitingUntil": None, "path": ["n1", "n2"]},
         "temporalUrl": f"http://localhost:8233/namespaces/default/workflows/enrollment-{ENROLLMENT_ID}",
+    },
+    "EnrollmentStateOut": {
+        "enrollmentId": ENROLLMENT_ID,
+        "journeyId": JOURNEY_ID,
+        "version": 1,
+        "status": "ACTIVE",
+        "currentStepId": "n3",
+        "waitingUntil": "2025-12-20T09:00:00Z",
+        "awaiting": "time",
+        "paused": False,
+        "converted": False,
+        "path": ["n1", "n2", "n3"],
+        "exitReason": None,
     },
     "TimelineOut": {
         "data": [

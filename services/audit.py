@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from services.uow import UnitOfWork
 from store.repositories.audit import AuditRepository
@@ -15,7 +16,15 @@ class AuditService:
         self._audit = AuditRepository(uow.session)
 
     async def record(
-        self, *, tenant_id: str, subject: str, method: str, path: str, status_code: int, request_id: str
+        self,
+        *,
+        tenant_id: str,
+        subject: str,
+        method: str,
+        path: str,
+        status_code: int,
+        request_id: str,
+        detail: dict[str, Any] | None = None,
     ) -> None:
         await self._audit.record(
             tenant_id=tenant_id,
@@ -24,6 +33,7 @@ class AuditService:
             path=path,
             status_code=status_code,
             request_id=request_id,
+            detail=detail,
         )
 
     async def list(

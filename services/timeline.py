@@ -42,6 +42,14 @@ class Timeline:
     entries: list[TimelineEntry]
 
 
+def _action_detail(detail: dict[str, Any] | None) -> dict[str, Any]:
+    """An enrollment action's name, reason, `until` and `nodeId` as the audit log kept them."""
+    if not detail:
+        return {}
+    names = {"action": "action", "reason": "reason", "until": "until", "nodeId": "node_id"}
+    return {name: detail[key] for key, name in names.items() if isinstance(detail.get(key), str)}
+
+
 def _decision(step: EnrollmentStepRow) -> StepDecision | None:
     if step.decision is None:
         return None
@@ -130,6 +138,7 @@ class TimelineService:
                         "status_code": action.status_code,
                         "subject": action.subject,
                         "request_id": action.request_id,
+                        **_action_detail(action.detail),
                     },
                 )
             )

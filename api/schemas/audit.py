@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
 
 from api.schemas.common import ApiModel
 
@@ -19,6 +21,11 @@ class AuditEntryOut(ApiModel):
     status_code: int
     request_id: str
     at: datetime
+    detail: dict[str, Any] | None = Field(
+        default=None,
+        description="What the request asked for where its path does not say it (an enrollment action: "
+        "`action`, `reason`, `until`, `nodeId`); null otherwise",
+    )
 
     @classmethod
     def build(cls, row: AuditRow) -> AuditEntryOut:
@@ -30,4 +37,5 @@ class AuditEntryOut(ApiModel):
             status_code=row.status_code,
             request_id=row.request_id,
             at=row.at,
+            detail=row.detail,
         )

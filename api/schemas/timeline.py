@@ -64,6 +64,13 @@ class TimelineActionOut(ApiModel):
     status_code: int
     subject: str = Field(description="Who (the token's subject)")
     request_id: str
+    action: str | None = Field(
+        default=None,
+        description="An enrollment action's name (skipWait, setWait, moveTo, exit, pause, resume)",
+    )
+    reason: str | None = Field(default=None, description="Why, as the operator said it")
+    until: datetime | None = Field(default=None, description="setWait: the new deadline")
+    node_id: str | None = Field(default=None, description="moveTo: the node it continued from")
 
 
 class TimelineWaitOut(ApiModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,7 @@ class AuditRepository:
         path: str,
         status_code: int,
         request_id: str,
+        detail: dict[str, Any] | None = None,
     ) -> None:
         await self._session.execute(
             insert(AuditRow).values(
@@ -33,6 +35,7 @@ class AuditRepository:
                 path=path,
                 status_code=status_code,
                 request_id=request_id,
+                detail=detail,
             )
         )
 

@@ -67,25 +67,29 @@ class TimelineRepository:
         since: datetime,
         until: datetime | None,
     ) -> list[AuditRow]:
-        """Audit rows of requests about this enrollment while it ran, oldest first (at most MAX_ACTIONS):
-        any mutating request under `/v1/journeys/{id}/enrollments/{enrollmentId}`, the exit of its customer
-        (`DELETE /v1/journeys/{id}/enrollments/{customerId}`), and the journey's pause, resume, archive and
-        unpublish. The audit log keeps the path, not the body."""
+        """Audit rows of requests about this enrollment, oldest first (at most MAX_ACTIONS): any mutating
+        request under `/v1/journeys/{id}/enrollments/{enrollmentId}` since it began, and while it ran the
+        exit of its customer (`DELETE /v1/journeys/{id}/enrollments/{customerId}`) and the journey's pause,
+        resume, archive and unpublish. The audit log keeps the path, and an action's `detail`."""
         journey = f"/v1/journeys/{journey_id}"
-        about = or_(
+        own = or_(
             AuditRow.path == f"{journey}/enrollments/{enrollment_id}",
             AuditRow.path.startswith(f"{journey}/enrollments/{enrollment_id}/", autoescape=True),
+        )
+        # Requests about the customer or the journey count while the enrollment ran; those naming the
+        # enrollment itself count whenever they came (an exit is logged just after it ended the enrollment;
+        # an action refused because it had ended is still about it).
+        shared = or_(
             and_(AuditRow.method == "DELETE", AuditRow.path == f"{journey}/enrollments/{customer_id}"),
             AuditRow.path.in_([f"{journey}/{verb}" for verb in JOURNEY_ACTIONS]),
         )
+        about = or_(own, shared if until is None else and_(shared, AuditRow.at <= until))
         conditions: list[ColumnElement[bool]] = [
             AuditRow.tenant_id == tenant_id,
             AuditRow.at >= since,
             AuditRow.method.in_(MUTATING),
             about,
         ]
-        if until is not None:
-            conditions.append(AuditRow.at <= until)
         rows = await self._session.scalars(
             select(AuditRow).where(*conditions).order_by(AuditRow.at, AuditRow.id).limit(MAX_ACTIONS)
         )
