@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from journeys.enrollment_cli import enrollment_app
 from plumbing.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -15,6 +16,7 @@ bench_app = typer.Typer(
     no_args_is_help=True, help="Benchmarks: each starts its own stack and prints figures."
 )
 app.add_typer(bench_app, name="bench")
+app.add_typer(enrollment_app, name="enrollment")
 console = Console(stderr=True)
 
 

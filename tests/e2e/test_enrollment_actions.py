@@ -4,6 +4,7 @@ nothing changed), their 422s, the scope, and the audit log and timeline that kee
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,14 @@ import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
 
 from devstack import SmtpSink
-from tests.conftest import ApiClientFor, RunWorker
-from tests.support import END, enroll, eventually, handle_of, live, publish
+from journeys.cli import app as cli_app
+from plumbing.settings import Settings
+from tests.conftest import ApiClientFor, RunWorker, token_for
+from tests.e2e.test_real_sdks import served
+from tests.support import END, TENANT, enroll, eventually, handle_of, live, publish
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +183,44 @@ async def test_actions_need_the_edit_scope(
         assert hidden.status_code == 404, hidden.text
     described = await handle_of(dev_env.client, journey_id, "cy").describe()
     assert described.status == WorkflowExecutionStatus.RUNNING, "refused callers changed nothing"
+
+
+async def test_the_cli_steers_through_the_api(
+    api_client_for: ApiClientFor,
+    dev_env: WorkflowEnvironment,
+    run_worker: RunWorker,
+    settings: Settings,
+    database_url: str,
+    smtp_sink: SmtpSink,
+) -> None:
+    """`journeys enrollment skip-wait …` against the API served on a real socket, as an operator runs it."""
+    linked = settings.model_copy(
+        update={"temporal_address": dev_env.client.service_client.config.target_host}
+    )
+    async with (
+        api_client_for(dev_env.client) as http,
+        run_worker(dev_env.client),
+        served(linked, database_url) as base,
+    ):
+        journey_id = await publish(http, two_mails())
+        enrollment = (await enroll(http, journey_id, "dee"))["id"]
+        handle = handle_of(dev_env.client, journey_id, "dee")
+        await eventually(lambda: _at(handle, "w1"), what="dee waits at w1")
+
+        def run(*args: str) -> Result:
+            return CliRunner().invoke(
+                cli_app,
+                ["enrollment", *args, journey_id, enrollment, "--api", base, "--token", token_for(TENANT)],
+            )
+
+        refused = await asyncio.to_thread(run, "resume")
+        assert refused.exit_code == 1 and "the enrollment is not paused" in refused.output, refused.output
+        skipped = await asyncio.to_thread(run, "skip-wait", "--reason", "from the CLI")
+        assert skipped.exit_code == 0, skipped.output
+        assert "ACTIVE" in skipped.output
+        first = await smtp_sink.wait_for(lambda m: "dee@example.com" in m.rcpt_tos, timeout=30)
+        assert first.subject == "First"
+
+
+async def _at(handle: Any, node: str) -> bool:
+    return (await live(handle)).current_node_id == node
