@@ -14,7 +14,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
-from devstack import SmtpSink
+from devstack import SmtpSink, temporal_cli_path
 from journeys.cli import app as cli_app
 from plumbing.settings import Settings
 from tests.conftest import ApiClientFor, RunWorker, token_for
@@ -224,3 +224,36 @@ async def test_the_cli_steers_through_the_api(
 
 async def _at(handle: Any, node: str) -> bool:
     return (await live(handle)).current_node_id == node
+
+
+async def test_the_documented_temporal_cli_update(
+    api_client_for: ApiClientFor, dev_env: WorkflowEnvironment, run_worker: RunWorker
+) -> None:
+    """What docs/steering.md shows operators who live in the Temporal CLI: `temporal workflow update execute
+    --name action`, answered with the state, or refused with the reason and nothing written."""
+    async with api_client_for(dev_env.client) as http, run_worker(dev_env.client):
+        journey_id = await publish(http, two_mails())
+        await enroll(http, journey_id, "eve")
+        handle = handle_of(dev_env.client, journey_id, "eve")
+        await eventually(lambda: _at(handle, "w1"), what="eve waits at w1")
+        address = dev_env.client.service_client.config.target_host
+
+        async def update(body: str) -> tuple[int, str]:
+            process = await asyncio.create_subprocess_exec(
+                temporal_cli_path(),
+                *("workflow", "update", "execute", "--address", address, "--workflow-id", handle.id),
+                *("--name", "action", "--input", body),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            output, _ = await process.communicate()
+            return process.returncode or 0, output.decode()
+
+        events_before = len((await handle.fetch_history()).events)
+        code, output = await update('{"action": "resume"}')
+        assert code != 0 and "the enrollment is not paused" in output, output
+        assert len((await handle.fetch_history()).events) == events_before, "a rejected update writes nothing"
+        code, output = await update('{"action": "moveTo", "nodeId": "wfe", "reason": "ops"}')
+        assert code == 0, output
+        assert "currentNodeId:wfe" in output and "awaiting:event" in output, output
+        assert (await live(handle)).awaiting == "event"
