@@ -19,6 +19,7 @@ from journeys.cli import app as cli_app
 from plumbing.settings import Settings
 from tests.conftest import ApiClientFor, RunWorker, token_for
 from tests.e2e.test_real_sdks import served
+from tests.integration.test_enrollment_workflow import save_history
 from tests.support import END, TENANT, enroll, eventually, handle_of, live, publish
 
 pytestmark = pytest.mark.e2e
@@ -139,6 +140,7 @@ async def test_skip_set_move_pause_resume_exit_and_their_refusals(
         assert exited.status_code == 200, exited.text
         assert (exited.json()["status"], exited.json()["exitReason"]) == ("EXITED", "asked us to stop")
         assert (await ben_handle.result())["status"] == "EXITED"
+        await save_history(ben_handle, "operator_actions")
         assert [m.subject for m in smtp_sink.messages() if "ben@example.com" in m.rcpt_tos] == []
 
         # Who, what and why: in the enrollment's timeline and in the audit log.
