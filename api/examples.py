@@ -381,6 +381,66 @@ RESPONSES: Final[dict[str, Any]] = {
         "path": ["n1", "n2", "n3"],
         "exitReason": None,
     },
+    "JourneyGraphOut": {
+        "journeyId": JOURNEY_ID,
+        "name": "Onboarding",
+        "status": "PUBLISHED",
+        "version": 2,
+        "versions": [1, 2],
+        "width": 592,
+        "height": 140,
+        "nodes": [
+            {
+                "id": "n1",
+                "type": "TRIGGER",
+                "name": "Dashboard visit",
+                "layer": 0,
+                "x": 24,
+                "y": 24,
+                "width": 184,
+                "height": 92,
+                "counts": {
+                    "active": 0,
+                    "entered": 128,
+                    "completed": 128,
+                    "exited": 0,
+                    "failed": 0,
+                    "sent": 0,
+                    "suppressed": 0,
+                },
+            },
+            {
+                "id": "n2",
+                "type": "WAIT",
+                "name": "Three days",
+                "layer": 1,
+                "x": 292,
+                "y": 24,
+                "width": 184,
+                "height": 92,
+                "counts": {
+                    "active": 41,
+                    "entered": 128,
+                    "completed": 87,
+                    "exited": 0,
+                    "failed": 0,
+                    "sent": 0,
+                    "suppressed": 0,
+                },
+            },
+        ],
+        "edges": [
+            {
+                "source": "n1",
+                "target": "n2",
+                "label": "next",
+                "count": 128,
+                "share": 1.0,
+                "loop": False,
+                "points": [[208, 70], [250, 70], [250, 70], [292, 70]],
+            }
+        ],
+    },
     "TimelineOut": {
         "data": [
             {
