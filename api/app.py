@@ -41,6 +41,7 @@ from api.routers import (
     tracking,
     unsubscribe,
 )
+from console.router import router as console_router
 from plumbing.tracing import instrument_app
 
 DESCRIPTION = """\
@@ -112,6 +113,7 @@ def create_app(resources: AppResources, *, close_resources_on_shutdown: bool = F
     ):
         app.include_router(module.router)
     app.include_router(unsubscribe.router)  # public: the link's token is the credential
+    app.include_router(console_router)  # /console: static pages over this same /v1 API, no data of its own
     document_scopes(app)
     openapi.install(app)  # the finished document (problem responses, examples) and offline /docs
     instrument_app(app, resources.settings)  # OpenTelemetry, when JOURNEYS_OTLP_ENDPOINT is set
