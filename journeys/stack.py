@@ -415,6 +415,7 @@ def _print_banner(
     table.add_column(overflow="fold")
     table.add_row("API", api_base)
     table.add_row("OpenAPI docs", f"{api_base}/docs")
+    table.add_row("Console", f"{api_base}/console (the link below signs in; or paste the token)")
     table.add_row("Temporal UI", f"{temporal_ui} (payloads encrypted, decoded by the codec server)")
     table.add_row("SMTP sink", f"smtp://{smtp.address}")
     table.add_row("Mailbox (Maildir)", str(smtp.maildir_path))
@@ -428,6 +429,8 @@ def _print_banner(
     console.print(Panel(table, title="journeys dev is up", border_style="green", expand=False))
     # Printed bare so it can be copied without box-drawing characters around it.
     console.print(f"export TOKEN={token}", soft_wrap=True)
+    # The token rides in the fragment, which the browser never sends: the console keeps it in the tab.
+    console.print(f"{api_base}/console#token={token}", soft_wrap=True)
     console.print("[dim]Ctrl-C stops everything; state is kept for the next run.[/]")
 
 

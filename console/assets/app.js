@@ -246,7 +246,6 @@ document.addEventListener("click", (event) => {
 });
 
 window.addEventListener("popstate", () => route());
-window.addEventListener("storage", () => route());
 
 takeTokenFromFragment();
 route();

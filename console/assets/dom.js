@@ -62,6 +62,20 @@ export function when(iso) {
   return dateTime.format(new Date(iso));
 }
 
+const shortDateTime = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+});
+
+/** Without the year: for lists of recent moments. */
+export function whenShort(iso) {
+  if (!iso) return "–";
+  return shortDateTime.format(new Date(iso));
+}
+
 export function relative(iso, now = Date.now()) {
   if (!iso) return "";
   const seconds = Math.round((new Date(iso).getTime() - now) / 1000);

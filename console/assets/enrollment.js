@@ -3,7 +3,7 @@
 // a refusal shows the workflow's reason).
 
 import { get, post, seg } from "./api.js";
-import { badge, clear, confirm, describe, h, relative, when } from "./dom.js";
+import { badge, clear, confirm, describe, h, relative, when, whenShort } from "./dom.js";
 import { drawGraph, typeLabel } from "./graph.js";
 import { errorState, loadJourney } from "./ui.js";
 
@@ -22,12 +22,30 @@ export async function renderEnrollment(ctx) {
   const outcome = h("p", { class: "outcome", id: "action-outcome", role: "status", hidden: true });
   const canvas = h("div", { class: "graph-wrap", id: "path-graph" });
   const timelineBox = h("ol", { class: "timeline", id: "timeline" });
+  const ORDER_KEY = "journeys.console.timelineOrder";
+  let newestFirst = sessionStorage.getItem(ORDER_KEY) !== "oldest";
+  const orderButton = h("button", { type: "button", class: "button small", id: "timeline-order" });
+  const labelOrder = () => {
+    orderButton.textContent = newestFirst ? "Newest first" : "Oldest first";
+    orderButton.setAttribute("aria-label", `Order: ${orderButton.textContent}; switch`);
+  };
+  labelOrder();
+  let lastEntries = [];
+  orderButton.addEventListener("click", () => {
+    newestFirst = !newestFirst;
+    sessionStorage.setItem(ORDER_KEY, newestFirst ? "newest" : "oldest");
+    labelOrder();
+    shownTimeline = "";
+    drawTimeline(lastEntries);
+  });
   ctx.main.append(
     head, actionsBar, outcome,
     h("section", { class: "panel", "aria-labelledby": "path-title" }, h("h2", { id: "path-title" }, "Path"), canvas),
     h("section", { class: "panel", "aria-labelledby": "timeline-title" },
-      h("h2", { id: "timeline-title" }, "Timeline"),
-      h("p", { class: "help" }, "Steps, events, messages, waits and operators' actions in time order; each branch with why it was taken."),
+      h("div", { class: "panel-head" },
+        h("h2", { id: "timeline-title" }, "Timeline ", h("span", { class: "muted small" },
+          "steps, events, messages, waits and operators' actions; each branch with why it was taken")),
+        orderButton),
       timelineBox),
   );
 
@@ -140,6 +158,7 @@ export async function renderEnrollment(ctx) {
   };
 
   const drawTimeline = (entries) => {
+    lastEntries = entries;
     const key = JSON.stringify(entries);
     if (key === shownTimeline) return;
     shownTimeline = key;
@@ -148,7 +167,8 @@ export async function renderEnrollment(ctx) {
       timelineBox.append(h("li", { class: "muted" }, "Nothing recorded yet."));
       return;
     }
-    for (const entry of entries) timelineBox.append(timelineEntry(entry, nodes));
+    const ordered = newestFirst ? entries.slice().reverse() : entries;
+    for (const entry of ordered) timelineBox.append(timelineEntry(entry, nodes));
   };
 
   const refresh = async () => {
@@ -194,7 +214,7 @@ function timelineEntry(entry, nodes) {
   const nodeName = (id) => nodes.find((n) => n.id === id)?.name || id;
   const item = h("li", { class: `entry entry-${entry.kind}`, dataset: { kind: entry.kind } });
   const head = h("div", { class: "entry-head" },
-    h("time", { datetime: entry.at, title: when(entry.at) }, when(entry.at)),
+    h("time", { datetime: entry.at, title: when(entry.at) }, whenShort(entry.at)),
     h("span", { class: `kind kind-${entry.kind}` }, KIND_LABEL[entry.kind] || entry.kind));
   const body = h("div", { class: "entry-body" });
   item.append(head, body);

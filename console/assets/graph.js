@@ -227,7 +227,24 @@ export function drawGraph(graph, options = {}) {
   }
   svg.append(edgeLayer, nodeLayer, labelLayer);
 
-  // Size each label's background to its text once the SVG is in the document.
+  // Once the SVG is in the document: shorten each node's name to its box, size each label's background.
+  const fitNames = () => {
+    for (const group of nodeLayer.children) {
+      const text = group.querySelector(".node-name");
+      const full = byId.get(group.dataset.nodeId)?.name || group.dataset.nodeId;
+      const room = (byId.get(group.dataset.nodeId)?.width || 184) - 26;
+      try {
+        text.textContent = full;
+        let keep = full.length;
+        while (keep > 4 && text.getComputedTextLength() > room) {
+          keep -= 1;
+          text.textContent = clip(full, keep);
+        }
+      } catch {
+        // not rendered (a hidden tab): the first cut stays
+      }
+    }
+  };
   const fitLabels = () => {
     for (const label of labelLayer.children) {
       const text = label.querySelector("text");
@@ -242,7 +259,10 @@ export function drawGraph(graph, options = {}) {
       rect.setAttribute("x", (-(w + 12) / 2).toFixed(1));
     }
   };
-  requestAnimationFrame(fitLabels);
+  requestAnimationFrame(() => {
+    fitNames();
+    fitLabels();
+  });
 
   const shape = JSON.stringify([nodes.map((n) => [n.id, n.x, n.y]), edges.map((e) => [e.source, e.target])]);
   return {

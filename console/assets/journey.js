@@ -69,8 +69,11 @@ export async function renderJourney(ctx) {
     const key = JSON.stringify([graph.versions, graph.version, journey.version]);
     if (key === versionsShown) return;
     versionsShown = key;
-    clear(versionSelect).append(...(graph.versions || []).slice().reverse().map((v) =>
-      h("option", { value: String(v), selected: v === graph.version }, `v${v}${v === journey.version ? " (live)" : ""}`)));
+    const versions = (graph.versions || []).slice().reverse();
+    clear(versionSelect).append(...(versions.length
+      ? versions.map((v) => h("option", { value: String(v), selected: v === graph.version },
+        `v${v}${v === journey.version ? " (live)" : ""}`))
+      : [h("option", { value: "" }, "draft (never published)")]));
   };
   const openNode = (node) => ctx.navigate(`${base}/enrollments?node=${encodeURIComponent(node.id)}`);
 

@@ -44,7 +44,7 @@ WELCOME = {
         {
             "id": "upgrade",
             "type": "WAIT_FOR_EVENT",
-            "name": "Upgrades in 2 days?",
+            "name": "Upgrades soon?",
             "config": {"event": "Upgraded", "timeout": "2 days"},
         },
         {
@@ -251,7 +251,7 @@ async def test_the_enrollment_page_shows_its_path_and_temporal_link(
     await expect(
         page.locator('#path-graph path.edge.on-path[data-source="pro"][data-target="upgrade"]')
     ).to_have_count(1)
-    await expect(page.locator("#current-node")).to_have_text("Upgrades in 2 days?")
+    await expect(page.locator("#current-node")).to_have_text("Upgrades soon?")
 
     # The timeline: each step, the condition's why, the skipped wait by whom.
     timeline = page.locator("#timeline")
@@ -303,7 +303,9 @@ async def test_the_skip_wait_button_asks_then_moves_the_enrollment_on(
     await at_node(http, journey_id, kit, "done")
     await expect(page.locator("#enrollment-status")).to_have_text("COMPLETED", timeout=TIMEOUT)
     await expect(node(page, "tips")).to_have_class(re.compile(r"\bon-path\b"))
-    await expect(page.locator("#timeline [data-kind=action]").last).to_contain_text("launch moved up")
+    # Newest first: the skip, with its reason, above the refused resume.
+    await expect(page.locator("#timeline [data-kind=action]").first).to_contain_text("launch moved up")
+    await expect(page.locator("#timeline [data-kind=action]").last).to_contain_text("resume")
 
 
 async def test_another_tenant_sees_nothing_of_the_first(page: Page, console_server: Console) -> None:
