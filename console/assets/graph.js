@@ -56,6 +56,11 @@ function labelPoint(points) {
   return [(points[0][0] + points[1][0]) / 2, (points[0][1] + points[1][1]) / 2];
 }
 
+/** A branch's line is as thick as its share of those who left the node; a lone edge is plain. */
+function strokeWidth(share, branching) {
+  return branching && share !== null ? (1.4 + 3.2 * share).toFixed(2) : "1.8";
+}
+
 function edgeText(edge, branching) {
   const label = edge.label && edge.label !== "next" ? edge.label : "";
   const share = branching ? percent(edge.share) : "";
@@ -202,7 +207,7 @@ export function drawGraph(graph, options = {}) {
       class: `edge${onPath ? " on-path" : ""}`,
       d: edgePath(points),
       "marker-end": onPath ? "url(#arrow-path)" : "url(#arrow)",
-      "stroke-width": share === null ? 1.6 : (1.4 + 3.2 * share).toFixed(2),
+      "stroke-width": strokeWidth(share, (outgoing.get(edge.source) || 0) > 1),
       dataset: { source: edge.source, target: edge.target, label: edge.label || "", count: edge.count ?? 0 },
     });
     line.append(s("title", {}, `${edge.label || "next"}: ${count(edge.count ?? 0)}${share === null ? "" : ` (${percent(share)})`}`));
@@ -286,7 +291,7 @@ export function drawGraph(graph, options = {}) {
         const label = labels[index];
         if (!line || !label) return;
         const share = typeof edge.share === "number" ? edge.share : null;
-        line.setAttribute("stroke-width", share === null ? 1.6 : (1.4 + 3.2 * share).toFixed(2));
+        line.setAttribute("stroke-width", strokeWidth(share, (nextOutgoing.get(edge.source) || 0) > 1));
         line.dataset.count = String(edge.count ?? 0);
         line.querySelector("title").textContent =
           `${edge.label || "next"}: ${count(edge.count ?? 0)}${share === null ? "" : ` (${percent(share)})`}`;
