@@ -332,3 +332,10 @@ async def test_empty_and_unreachable_states_say_what_to_do(page: Page, console_s
     await page.unroute("**/v1/**")
     await page.click("#state-unreachable button")
     await expect(page.locator("#journey-name")).to_have_text("Nobody yet")
+
+    # Lost while a live page refreshes: it keeps what it showed and says so, then recovers by itself.
+    await page.route("**/v1/**", lambda route: route.abort())
+    await expect(page.locator("#banner")).to_contain_text("Lost contact with the API", timeout=10_000)
+    await expect(page.locator("#journey-name")).to_have_text("Nobody yet")
+    await page.unroute("**/v1/**")
+    await expect(page.locator("#banner")).to_be_hidden(timeout=10_000)
