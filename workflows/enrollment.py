@@ -164,7 +164,9 @@ class EnrollmentWorkflow:
         self._last_written: EnrollmentSnapshot | None = None
         # Signals and Updates not yet fed to the interpreter, in arrival order.
         self._signals: list[_Inbound] = []
-        # Updates fed to the interpreter: ticket -> why it was refused (None: applied).
+        # Updates taken from the queue, not yet applied: (ticket, why it is refused or None).
+        self._taken: list[tuple[int, str | None]] = []
+        # Updates applied: ticket -> why it was refused (None: applied).
         self._answers: dict[int, str | None] = {}
         self._tickets = 0
         # CUSTOMER_CLOCK_PATCH's answer once asked (None: not yet needed); True outright for a journey
@@ -300,6 +302,14 @@ class EnrollmentWorkflow:
             self._state, commands = self._step(outcome)
             if isinstance(outcome, VersionMoved):
                 self._adopt(outcome.move)
+            self._answer_taken()
+
+    def _answer_taken(self) -> None:
+        """Answer the Updates fed to the interpreter since the last step (their handlers run at the loop's
+        next await, and read the state as it is then)."""
+        for ticket, refusal in self._taken:
+            self._answers[ticket] = refusal
+        self._taken.clear()
 
     def _adopt(self, move: VersionMove) -> None:
         """Run the version a migration moved the enrollment to: its definition from here on (the projection,
@@ -369,7 +379,8 @@ class EnrollmentWorkflow:
                 assert isinstance(event, VersionMove)
                 refusal = version_move_refusal(self._state, self._input.version, event)
                 answer = VersionMoved(now=now, version=self._input.version, move=event)
-            self._answers[inbound.ticket] = refusal
+            # Answered once the loop has applied it (`_answer_taken`): its answer is the state after it.
+            self._taken.append((inbound.ticket, refusal))
             return Resumed(now=now) if refusal is not None else answer
         if name == SIGNAL_EVENT and isinstance(event, EventRecord):
             return EventReceived(now=now, event=event)
