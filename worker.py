@@ -24,6 +24,7 @@ from activities.audience import AudienceActivities
 from activities.channels import EmailChannel, SmtpConfig
 from activities.control import ControlActivities
 from activities.messaging import MessagingActivities
+from activities.migration import MigrationActivities
 from activities.profiles import ProfileActivities
 from activities.projections import ProjectionActivities
 from plumbing.logs import ActivityLogContext
@@ -32,6 +33,7 @@ from services.temporal import EnrollmentGateway, TemporalConnection
 from services.unsubscribe import links_from_settings
 from workflows.control import JourneyControlWorkflow
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.migration import MigrationWorkflow
 from workflows.schedule import JourneyScheduleWorkflow
 
 logger = logging.getLogger("journeys.worker")
@@ -94,10 +96,24 @@ def build_worker(
             settings.temporal_ui_url,
         ),
     )
+    migrations = MigrationActivities(
+        sessions,
+        EnrollmentGateway(
+            TemporalConnection(settings.temporal_address, client.namespace, client=client),
+            settings.temporal_task_queue,
+            settings.temporal_ui_url,
+        ),
+    )
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[EnrollmentWorkflow, JourneyControlWorkflow, JourneyScheduleWorkflow, *extra_workflows],
+        workflows=[
+            EnrollmentWorkflow,
+            JourneyControlWorkflow,
+            JourneyScheduleWorkflow,
+            MigrationWorkflow,
+            *extra_workflows,
+        ],
         interceptors=[ActivityLogContext()],  # + the client's tracing interceptor, when tracing is on
         workflow_runner=workflow_runner(),
         max_cached_workflows=settings.worker_max_cached_workflows,
@@ -113,6 +129,9 @@ def build_worker(
             profiles.update_profile,
             control.signal_enrollments,
             audience.enroll_audience_page,
+            migrations.list_migration_page,
+            migrations.move_enrollments,
+            migrations.record_migration,
         ],
     )
 

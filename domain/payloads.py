@@ -214,3 +214,98 @@ class SignalBatchResult(WireModel):
     schema_version: int = 1
     signalled: int
     last_enrollment_id: str | None
+
+
+# ---- migrations: moving a journey's in-flight enrollments to another version ----------------------
+
+MIGRATION_WORKFLOW = "MigrationWorkflow"
+# The activities of MigrationWorkflow (activities.migration).
+LIST_MIGRATION_PAGE = "list_migration_page"
+MOVE_ENROLLMENTS = "move_enrollments"
+RECORD_MIGRATION = "record_migration"
+
+MigrationStatus = Literal["RUNNING", "COMPLETED", "FAILED"]
+
+
+class MigrationCounts(WireModel):
+    """A migration's totals: enrollments moved, skipped (the enrollment refused: its node is not mapped,
+    it ended, it is on another version) and failed (it did not answer)."""
+
+    moved: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def plus(self, other: MigrationCounts) -> MigrationCounts:
+        return MigrationCounts(
+            moved=self.moved + other.moved,
+            skipped=self.skipped + other.skipped,
+            failed=self.failed + other.failed,
+        )
+
+
+class MigrationInput(WireModel):
+    """Move every ACTIVE enrollment of `from_version` whose node is mapped onto `to_version`."""
+
+    schema_version: int = 1
+    tenant_id: str
+    journey_id: str
+    migration_id: str
+    from_version: int
+    to_version: int
+    node_map: dict[str, str]
+    page_size: int = Field(default=200, ge=1, le=1000)
+    # Where a continued run picks up (continue-as-new keeps a long migration's history short).
+    after_enrollment_id: str | None = None
+    counts: MigrationCounts = Field(default_factory=MigrationCounts)
+
+
+class MigrationPageRequest(WireModel):
+    """The next page of ACTIVE enrollments of the version, by enrollment id after the cursor."""
+
+    schema_version: int = 1
+    tenant_id: str
+    journey_id: str
+    version: int
+    after_enrollment_id: str | None = None
+    limit: int = 200
+
+
+class MigrationPage(WireModel):
+    """The page's enrollments (their workflow ids), recorded in the workflow's history: a move retried
+    after a crash reaches exactly these again, whatever the projection says by then."""
+
+    schema_version: int = 1
+    workflow_ids: list[str] = Field(default_factory=list)
+    last_enrollment_id: str | None = None
+
+
+class MoveRequest(WireModel):
+    """Send the `migrate` Update to each enrollment of a page; `before`: the totals of earlier pages."""
+
+    schema_version: int = 1
+    tenant_id: str
+    journey_id: str
+    migration_id: str
+    from_version: int
+    to_version: int
+    node_map: dict[str, str]
+    workflow_ids: list[str]
+    before: MigrationCounts = Field(default_factory=MigrationCounts)
+
+
+class MoveResult(WireModel):
+    """The totals after the page (`before` plus the page's own), as written to the migration's row."""
+
+    schema_version: int = 1
+    counts: MigrationCounts
+
+
+class MigrationRecord(WireModel):
+    """A migration's end, written to its row: COMPLETED, or FAILED with why."""
+
+    schema_version: int = 1
+    tenant_id: str
+    migration_id: str
+    status: MigrationStatus
+    counts: MigrationCounts
+    error: str | None = None

@@ -168,6 +168,7 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
         "subscriptionGroupId": ids["subscriptionGroup"],
         # an acme entry lifted by globex: tests/integration/test_delivery_events.py
         "suppressionId": str(uuid.uuid4()),
+        "migrationId": str(uuid.uuid4()),
     }
     canvas = {key: welcome_journey()[key] for key in ("nodes", "edges")}
     bodies: dict[tuple[str, str], Any] = {
@@ -181,6 +182,11 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
         ("PATCH", "/v1/journeys/{journeyId}/steps/{stepId}"): {"name": "Renamed by globex"},
         ("POST", "/v1/journeys/{journeyId}/steps/reorder"): {"stepIds": step_ids},
         ("POST", "/v1/journeys/{journeyId}/enrollments"): {"customerId": CUSTOMER},
+        ("POST", "/v1/journeys/{journeyId}/migrations"): {
+            "fromVersion": 1,
+            "toVersion": 2,
+            "nodeMap": {"welcome": "welcome"},
+        },
         ("PUT", "/v1/customers/{customerId}"): {"traits": {"firstName": "Globex"}},
         ("PATCH", "/v1/customers/{customerId}"): {"traits": {"firstName": "Globex"}},
         ("PATCH", "/v1/actiontargets/{actionTargetId}"): {"name": "Renamed by globex"},
