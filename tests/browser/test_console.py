@@ -339,3 +339,43 @@ async def test_empty_and_unreachable_states_say_what_to_do(page: Page, console_s
     await expect(page.locator("#journey-name")).to_have_text("Nobody yet")
     await page.unroute("**/v1/**")
     await expect(page.locator("#banner")).to_be_hidden(timeout=10_000)
+
+
+async def test_migrations_dry_run_then_move_the_waiting_customers(
+    page: Page, console_server: Console
+) -> None:
+    http = console_server.http
+    journey_id, enrollments = await welcome_journey(console_server, [("lea", "free"), ("max", "pro")])
+    for enrollment_id in enrollments.values():
+        await at_node(http, journey_id, enrollment_id, "settle")
+    corrected = [
+        {**n, "name": "Two days", "config": {"duration": "2 days"}} if n["id"] == "settle" else n
+        for n in WELCOME["nodes"]
+    ]
+    saved = await http.put(
+        f"/v1/journeys/{journey_id}/canvas", json={"nodes": corrected, "edges": WELCOME["edges"]}
+    )
+    assert saved.status_code == 200, saved.text
+    assert (await http.post(f"/v1/journeys/{journey_id}/publish")).json()["version"] == 2
+
+    await sign_in(page, console_server, f"/console/journeys/{journey_id}/migrations")
+    await expect(page.locator("#from-version")).to_have_value("1")
+    await expect(page.locator("#to-version")).to_have_value("2")
+    await expect(page.locator('#node-map select[data-from="settle"]')).to_have_value("settle")
+    await page.click("#dry-run-button")
+    dry_run = page.locator("#dry-run-table")
+    await expect(dry_run.locator("tr", has_text="Three days")).to_contain_text("Two days")
+    await expect(dry_run.locator("tr", has_text="Three days").locator("td").last).to_have_text("2")
+
+    await page.click("#start-migration")
+    await expect(page.locator("#confirm-title")).to_have_text("Move enrollments from v1 to v2?")
+    await page.click("#confirm-ok")
+    progress = page.locator("#migration-progress section")
+    await expect(progress).to_have_attribute("data-status", "COMPLETED", timeout=TIMEOUT)
+    await expect(progress.locator(".total-moved dd")).to_have_text("2")
+
+    async def on_version_two() -> bool:
+        listed = (await http.get(f"/v1/journeys/{journey_id}/enrollments")).json()["data"]
+        return all(e["version"] == 2 for e in listed)
+
+    await eventually(on_version_two, timeout=20, interval=0.2, what="both enrollments on v2")
