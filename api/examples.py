@@ -185,6 +185,14 @@ REQUESTS: Final[dict[str, Any]] = {
     "StepPatch": {"name": "Wait 2 days", "config": {"duration": "2 days"}},
     "ReorderIn": {"stepIds": ["step_0", "step_1", "step_3", "step_2", "step_4"]},
     "EnrollRequest": {"customerId": "customer_123"},
+    "SimulationIn": {
+        "version": "draft",
+        "cohort": {"segmentId": SEGMENT_ID},
+        "events": [
+            {"after": "2 days", "event": "Order Completed", "properties": {"total": 40}, "share": 0.3}
+        ],
+        "horizon": "30 days",
+    },
     "EnrollmentActionIn": [
         ("skipWait", "End the current wait now", {"action": "skipWait", "reason": "launch moved up"}),
         (
@@ -367,6 +375,53 @@ RESPONSES: Final[dict[str, Any]] = {
         ],
         "live": {"currentStepId": "n2", "status": "ACTIVE", "waitingUntil": None, "path": ["n1", "n2"]},
         "temporalUrl": f"http://localhost:8233/namespaces/default/workflows/enrollment-{ENROLLMENT_ID}",
+    },
+    "SimulationOut": {
+        "id": "5d2c1b0a-9e8f-4a7b-8c6d-5e4f3a2b1c0d",
+        "journeyId": JOURNEY_ID,
+        "version": None,
+        "status": "COMPLETED",
+        "customers": 1200,
+        "createdAt": "2025-12-14T09:00:00Z",
+        "completedAt": "2025-12-14T09:00:01Z",
+        "error": None,
+        "result": {
+            "customers": 1200,
+            "nodes": [
+                {
+                    "nodeId": "n1",
+                    "entered": 1200,
+                    "completed": 1200,
+                    "exited": 0,
+                    "failed": 0,
+                    "activeAtHorizon": 0,
+                },
+                {
+                    "nodeId": "n2",
+                    "entered": 1200,
+                    "completed": 1180,
+                    "exited": 0,
+                    "failed": 0,
+                    "activeAtHorizon": 20,
+                },
+            ],
+            "branches": [
+                {"nodeId": "n3", "label": "a", "count": 590},
+                {"nodeId": "n3", "label": "b", "count": 590},
+            ],
+            "sends": [{"channel": "EMAIL", "count": 1610, "suppressed": 12}],
+            "conversion": {"converted": 360, "rate": 0.3, "timeToGoal": {"p50": 172800.0, "p90": 172800.0}},
+            "statuses": {"ACTIVE": 20, "COMPLETED": 1180},
+            "samples": [
+                {
+                    "customerId": "customer_123",
+                    "status": "COMPLETED",
+                    "path": ["n1", "n2", "n3"],
+                    "convertedAt": None,
+                    "reason": None,
+                }
+            ],
+        },
     },
     "EnrollmentStateOut": {
         "enrollmentId": ENROLLMENT_ID,

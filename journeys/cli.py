@@ -239,6 +239,17 @@ def bench_analytics(
     print_analytics(asyncio.run(run_analytics_bench(rows, out)), out)
 
 
+@bench_app.command("simulate")
+def bench_simulate(
+    customers: Annotated[int, typer.Option("--customers", min=100, help="Customers in the cohort")] = 10_000,
+) -> None:
+    """A 10-node journey simulated over N customers: customers per second."""
+    from bench.simulate import print_simulate, run_simulate_bench
+
+    out = Console()
+    print_simulate(asyncio.run(run_simulate_bench(customers, out)), out)
+
+
 @bench_app.command("sandbox")
 def bench_sandbox(
     n: Annotated[int, typer.Option("--n", min=10, help="Replayed starts per runner")] = 300,
@@ -248,6 +259,37 @@ def bench_sandbox(
 
     out = Console()
     print_sandbox(asyncio.run(run_sandbox_bench(n, out)), out)
+
+
+@app.command()
+def simulate(
+    journey_id: Annotated[str, typer.Argument(help="The journey's id")],
+    cohort: Annotated[str, typer.Option("--cohort", help="segment:<id>, sample:<n> or customers:<id>,<id>…")],
+    horizon: Annotated[str, typer.Option("--horizon", help="How far to play, e.g. 30d")] = "30d",
+    version: Annotated[str | None, typer.Option("--version", help="A version number or 'draft'")] = None,
+    event: Annotated[
+        list[str] | None, typer.Option("--event", help="A scripted event NAME@AFTER[:SHARE]; repeat")
+    ] = None,
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant the journey belongs to")] = "dev",
+) -> None:
+    """Simulate a journey over a cohort (nothing is sent or enrolled) and print what each node would see."""
+    import uuid
+
+    from journeys.simulate_cli import CohortError, cohort_of, event_of, run_simulation
+    from services.simulations import SimulationSpec
+
+    try:
+        spec = SimulationSpec(
+            cohort=cohort_of(cohort),
+            version=None if version is None else ("draft" if version == "draft" else int(version)),
+            events=[event_of(text) for text in event or []],
+            horizon=horizon,
+        )
+        journey = uuid.UUID(journey_id)
+    except (CohortError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from error
+    out = Console()
+    raise typer.Exit(asyncio.run(run_simulation(get_settings(), tenant, journey, spec, out)))
 
 
 @app.command("replay-check")

@@ -169,6 +169,7 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
         # an acme entry lifted by globex: tests/integration/test_delivery_events.py
         "suppressionId": str(uuid.uuid4()),
         "migrationId": str(uuid.uuid4()),
+        "simulationId": str(uuid.uuid4()),
     }
     canvas = {key: welcome_journey()[key] for key in ("nodes", "edges")}
     bodies: dict[tuple[str, str], Any] = {
@@ -187,6 +188,8 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
             "toVersion": 2,
             "nodeMap": {"welcome": "welcome"},
         },
+        ("POST", "/v1/journeys/{journeyId}/enrollments/{enrollmentId}/actions"): {"action": "exit"},
+        ("POST", "/v1/journeys/{journeyId}/simulations"): {"cohort": {"customerIds": [CUSTOMER]}},
         ("PUT", "/v1/customers/{customerId}"): {"traits": {"firstName": "Globex"}},
         ("PATCH", "/v1/customers/{customerId}"): {"traits": {"firstName": "Globex"}},
         ("PATCH", "/v1/actiontargets/{actionTargetId}"): {"name": "Renamed by globex"},
