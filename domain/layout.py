@@ -2,8 +2,9 @@
 
 A layered layout in the manner of Sugiyama, small enough to read: edges that close a loop (back to a node
 on the way from the trigger) are set aside, every other edge points to a later layer (a node's layer is
-its longest path from a source), nodes within a layer are ordered by the mean position of their
-neighbours over a few sweeps to keep crossings down, and coordinates follow from layer and rank. Edges
+its longest path from a source), an edge across several layers gets a slot of its own in each layer
+between (so it runs around the nodes there), nodes within a layer are ordered by the mean position of
+their neighbours over a few sweeps to keep crossings down, and coordinates follow from layer and rank. Edges
 leave a node's right side (one port per outgoing edge, in the node's label order) and enter the next
 node's left side; a loop's edge runs back below the drawing. Pure and deterministic: the same definition
 always draws the same picture.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 from domain.definition import JourneyDefinition
 from domain.nodes import labels
@@ -71,7 +73,24 @@ def layered_layout(definition: JourneyDefinition) -> Layout:
         if (e.source_node_id, e.target_node_id) not in loops
     ]
     layer = _layers(order, forward)
-    ranks = _ranks(order, layer, forward)
+    # An edge across several layers runs through a slot of its own in each layer between (a virtual node
+    # the ordering places like any other), so it is drawn around the nodes there, never through them.
+    slots: dict[int, list[str]] = {}
+    placed = list(order)
+    chained: list[tuple[str, str]] = []
+    for i, edge in enumerate(edges):
+        pair = (edge.source_node_id, edge.target_node_id)
+        if pair in loops:
+            continue
+        span = layer[pair[1]] - layer[pair[0]]
+        virtual = [f"\x00{i}:{k}" for k in range(1, span)]
+        for k, slot in enumerate(virtual, start=1):
+            layer[slot] = layer[pair[0]] + k
+            placed.append(slot)
+        chain = [pair[0], *virtual, pair[1]]
+        chained.extend(pairwise(chain))
+        slots[i] = virtual
+    ranks = _ranks(placed, layer, chained)
 
     depth = max((len(nodes) for nodes in ranks.values()), default=1)
     column = depth * NODE_HEIGHT + (depth - 1) * RANK_GAP
@@ -109,7 +128,13 @@ def layered_layout(definition: JourneyDefinition) -> Layout:
             routes.append(Route(edge.source_node_id, edge.target_node_id, edge.label, points, loop=True))
             continue
         bend = source.x + source.width + LAYER_GAP / 2
-        points = [(source.x + source.width, port_y), (bend, port_y), (bend, end[1]), end]
+        points = [(source.x + source.width, port_y), (bend, port_y)]
+        for slot in slots.get(i, []):
+            through = boxes[slot]
+            middle = through.y + through.height / 2
+            bend = through.x + through.width + LAYER_GAP / 2
+            points += [(points[-1][0], middle), (bend, middle)]
+        points += [(bend, end[1]), end]
         routes.append(Route(edge.source_node_id, edge.target_node_id, edge.label, points))
     layers = max(layer.values(), default=0) + 1
     width = 2 * MARGIN + layers * NODE_WIDTH + (layers - 1) * LAYER_GAP

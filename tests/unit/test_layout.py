@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import pytest
 
@@ -81,3 +81,33 @@ def test_the_trigger_is_first_branches_share_a_layer_and_loops_are_found() -> No
     loop = layered_layout(looping())
     assert [(r.source, r.target) for r in loop.routes if r.loop] == [("g", "w")]
     assert layered_layout(looping()) == loop, "deterministic"
+
+
+def test_an_edge_across_layers_goes_around_the_nodes_between() -> None:
+    """CONDITION yes → WAIT → SEND → EXIT, no → EXIT: the 'no' edge spans three layers."""
+    definition = graph(
+        [
+            TRIGGER,
+            {
+                "id": "c",
+                "type": "CONDITION",
+                "config": {"rules": [{"field": "plan", "operator": "eq", "value": "pro"}]},
+            },
+            wait("w", duration="1 day"),
+            {"id": "s", "type": "SEND", "config": {"channel": "EMAIL", "subject": "s", "body": "b"}},
+            {"id": "x", "type": "EXIT"},
+        ],
+        [("t", "c", "next"), ("c", "w", "yes"), ("w", "s", "next"), ("s", "x", "next"), ("c", "x", "no")],
+    )
+    layout = layered_layout(definition)
+    boxes = boxes_of(layout)
+    for route in layout.routes:
+        for (x1, y1), (x2, y2) in pairwise(route.points):
+            assert x1 == x2 or y1 == y2, "segments are horizontal or vertical"
+            for node_id, (left, top, right, bottom) in boxes.items():
+                if node_id in (route.source, route.target):
+                    continue
+                crosses_x = min(x1, x2) < right and max(x1, x2) > left
+                crosses_y = min(y1, y2) < bottom and max(y1, y2) > top
+                assert not (crosses_x and crosses_y), f"{route.source}→{route.target} runs through {node_id}"
+    assert {b.node_id for b in layout.boxes} == {"t", "c", "w", "s", "x"}, "slots are not nodes"
