@@ -373,7 +373,14 @@ RESPONSES: Final[dict[str, Any]] = {
                 "completedAt": None,
             },
         ],
-        "live": {"currentStepId": "n2", "status": "ACTIVE", "waitingUntil": None, "path": ["n1", "n2"]},
+        "live": {
+            "currentStepId": "n2",
+            "status": "ACTIVE",
+            "waitingUntil": None,
+            "path": ["n1", "n2"],
+            "paused": False,
+            "awaiting": "send",
+        },
         "temporalUrl": f"http://localhost:8233/namespaces/default/workflows/enrollment-{ENROLLMENT_ID}",
     },
     "SimulationOut": {

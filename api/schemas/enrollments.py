@@ -70,6 +70,12 @@ class LiveStateOut(ApiModel):
     status: str
     waiting_until: datetime | None
     path: list[str]
+    paused: bool = Field(default=False, description="Held before its next step until resumed")
+    awaiting: str | None = Field(
+        default=None,
+        description="What the current step waits on: time, event, quiet_hours, window, send, profile, "
+        "update, resume (paused)",
+    )
 
 
 class EnrollmentDetailOut(EnrollmentOut):
@@ -104,6 +110,8 @@ class EnrollmentDetailOut(EnrollmentOut):
                 status=live.status,
                 waiting_until=live.waiting_until,
                 path=live.path,
+                paused=live.paused,
+                awaiting=live.awaiting,
             ),
             temporal_url=detail.temporal_url,
         )

@@ -65,7 +65,7 @@ export async function renderEnrollment(ctx) {
   const drawHead = () => {
     const current = currentOf(detail);
     const waiting = detail.live?.waitingUntil ?? detail.waitingUntil;
-    const key = JSON.stringify([detail.status, current, waiting, detail.converted, detail.temporalUrl]);
+    const key = JSON.stringify([detail.status, current, waiting, detail.converted, detail.temporalUrl, detail.live?.paused]);
     if (key === shownHead) return;
     shownHead = key;
     const nodeName = (id) => nodes.find((n) => n.id === id)?.name || id;
@@ -103,8 +103,13 @@ export async function renderEnrollment(ctx) {
         "The current wait ends now and the enrollment goes on (a wait for an event takes its timeout branch).")),
       button("setWait", "Set wait…", () => act("setWait", "Set the wait’s deadline", "The current wait ends at this time instead (a time already past ends it now).", "until")),
       button("moveTo", "Move to node…", () => act("moveTo", "Move to another node", "The open step is skipped and the enrollment continues from this node, as if it had arrived by an edge.", "node")),
-      button("pause", "Pause", () => act("pause", "Pause the enrollment?", "It holds before its next step until resumed.")),
-      button("resume", "Resume", () => act("resume", "Resume the enrollment?", "A paused enrollment goes on with the step it was held before.")),
+      // The live state says whether it is paused (an older API does not: then both are offered).
+      ...(detail.live?.paused === true ? [] : [
+        button("pause", "Pause", () => act("pause", "Pause the enrollment?", "It holds before its next step until resumed.")),
+      ]),
+      ...(detail.live?.paused === false ? [] : [
+        button("resume", "Resume", () => act("resume", "Resume the enrollment?", "A paused enrollment goes on with the step it was held before.")),
+      ]),
       button("exit", "Exit…", () => act("exit", "Exit this customer from the journey?", "The enrollment ends EXITED now. This cannot be undone.", "reason", true), " danger-outline"),
     );
   };

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.browser.conftest import Console
 from tests.support import eventually, publish
@@ -278,13 +278,36 @@ async def test_the_skip_wait_button_asks_then_moves_the_enrollment_on(
     await sign_in(page, console_server, f"/console/journeys/{journey_id}/enrollments/{kit}")
     await expect(node(page, "settle")).to_have_class(re.compile(r"\bcurrent\b"), timeout=TIMEOUT)
 
-    # A refused action shows the workflow's reason, and changes nothing.
-    await page.click('#actions [data-action="resume"]')
+    # Only the pause/resume button that applies is offered.
+    await expect(page.locator('#actions [data-action="pause"]')).to_be_visible()
+    await expect(page.locator('#actions [data-action="resume"]')).to_have_count(0)
+
+    # An action refused because someone else acted first (the page kept its stale view: its reads of the
+    # enrollment are answered from before) shows the workflow's reason, and changes nothing.
+    detail_path = f"/v1/journeys/{journey_id}/enrollments/{kit}"
+    stale = (await http.get(detail_path)).json()
+
+    async def keep_stale(route: Route) -> None:
+        if route.request.method == "GET":
+            await route.fulfill(json=stale)
+        else:
+            await route.continue_()
+
+    await page.route(f"**{detail_path}", keep_stale)
+    paused = await http.post(f"{detail_path}/actions", json={"action": "pause"})
+    assert paused.status_code == 200, paused.text
+    await page.click('#actions [data-action="pause"]')
     await expect(page.locator("#confirm")).to_be_visible()
     await page.click("#confirm-ok")
-    await expect(page.locator("#confirm-error")).to_have_text("Refused: the enrollment is not paused")
+    await expect(page.locator("#confirm-error")).to_have_text("Refused: the enrollment is already paused")
     await page.keyboard.press("Escape")
     await expect(page.locator("#confirm")).to_be_hidden()
+    await page.unroute(f"**{detail_path}", keep_stale)
+    await expect(page.locator('#actions [data-action="resume"]')).to_be_visible(timeout=TIMEOUT)
+    await expect(page.locator('#actions [data-action="pause"]')).to_have_count(0)
+    resumed = await http.post(f"{detail_path}/actions", json={"action": "resume"})
+    assert resumed.status_code == 200, resumed.text
+    await expect(page.locator('#actions [data-action="pause"]')).to_be_visible(timeout=TIMEOUT)
 
     # Cancelling asks nothing of the API.
     await page.click('#actions [data-action="skipWait"]')
@@ -303,9 +326,13 @@ async def test_the_skip_wait_button_asks_then_moves_the_enrollment_on(
     await at_node(http, journey_id, kit, "done")
     await expect(page.locator("#enrollment-status")).to_have_text("COMPLETED", timeout=TIMEOUT)
     await expect(node(page, "tips")).to_have_class(re.compile(r"\bon-path\b"))
-    # Newest first: the skip, with its reason, above the refused resume.
-    await expect(page.locator("#timeline [data-kind=action]").first).to_contain_text("launch moved up")
-    await expect(page.locator("#timeline [data-kind=action]").last).to_contain_text("resume")
+    # Newest first: the skip, with its reason, above the resume, the refused pause and the first pause.
+    actions = page.locator("#timeline [data-kind=action]")
+    await expect(actions).to_have_count(4)
+    await expect(actions.first).to_contain_text("launch moved up")
+    await expect(actions.nth(1)).to_contain_text("resume")
+    await expect(actions.nth(2)).to_contain_text("409")
+    await expect(actions.last).to_contain_text("pause")
 
 
 async def test_another_tenant_sees_nothing_of_the_first(page: Page, console_server: Console) -> None:
