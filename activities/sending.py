@@ -404,8 +404,9 @@ async def current_destination(session: AsyncSession, request: SendRequest) -> Se
     """The request with its SEND's destination (`templateId`, `actionTargetId`) as the enrollment's
     version stores it now: `PATCH …/destinations` re-points a live version in place, and an enrollment
     that entered before (waiting since) sends to the new one. The request as it came when it names no
-    version (recorded before versions rode along) or the stored node is gone or is not this send."""
-    if request.version is None:
+    version (recorded before versions rode along), or version 0 (a test run of the draft: its SENDs'
+    destinations are the ones in its own definition), or the stored node is gone or is not this send."""
+    if not request.version:
         return request
     try:
         journey_id = uuid.UUID(request.journey_id)

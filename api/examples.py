@@ -108,6 +108,16 @@ ENROLLMENT: Final[dict[str, Any]] = {
     "waitingUntil": None,
     "enrolledAt": "2025-12-14T09:00:00Z",
     "completedAt": None,
+    "test": False,
+}
+# A test customer's run of the draft (POST …/tests): version 0, flagged `test`.
+TEST_ENROLLMENT: Final[dict[str, Any]] = {
+    **ENROLLMENT,
+    "id": "4c3b2a19-0f8e-4d7c-9b6a-5f4e3d2c1b0a",
+    "version": 0,
+    "customerId": "qa_anna",
+    "currentStepId": "n1",
+    "test": True,
 }
 SEGMENT_CREATE: Final[dict[str, Any]] = {
     "displayName": "Shoe shoppers",
@@ -193,6 +203,7 @@ REQUESTS: Final[dict[str, Any]] = {
         ],
         "horizon": "30 days",
     },
+    "CustomerTestIn": {"customerIds": ["qa_anna", "qa_ben"], "version": "draft", "speed": 60},
     "EnrollmentActionIn": [
         ("skipWait", "End the current wait now", {"action": "skipWait", "reason": "launch moved up"}),
         (
@@ -347,6 +358,12 @@ RESPONSES: Final[dict[str, Any]] = {
         ]
     },
     "EnrollmentOut": ENROLLMENT,
+    "CustomerTestOut": {
+        "data": [
+            TEST_ENROLLMENT,
+            {**TEST_ENROLLMENT, "id": "7e6d5c4b-3a29-4817-8f6e-5d4c3b2a1908", "customerId": "qa_ben"},
+        ]
+    },
     "EnrollmentDetailOut": {
         **ENROLLMENT,
         "steps": [

@@ -49,3 +49,15 @@ def enrollment_id(
     if entry_key:
         key += "|k-" + hashlib.sha256(entry_key.encode()).hexdigest()
     return str(uuid.uuid5(_ENROLLMENT_NAMESPACE, key))
+
+
+def workflow_id_for_test(tenant_id: str, journey_id: str, customer_id: str, test_number: int) -> str:
+    """`enrollment-test:{tenant}:{journey}:{customer}:{n}`: a test customer's run, never a real entry's id."""
+    return f"enrollment-test:{tenant_id}:{journey_id}:{customer_key(customer_id)}:{test_number}"
+
+
+def enrollment_id_for_test(tenant_id: str, journey_id: str, customer_id: str, test_number: int) -> str:
+    """Stable id of a customer's `test_number`th test run of a journey (apart from every real entry's)."""
+    return str(
+        uuid.uuid5(_ENROLLMENT_NAMESPACE, f"test|{tenant_id}|{journey_id}|{customer_id}|{test_number}")
+    )

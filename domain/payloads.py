@@ -54,6 +54,9 @@ class EnrollmentInput(WireModel):
     trigger_event: EventRecord | None = None
     # Set only when the workflow continues as new, carrying what it had.
     state: JourneyState | None = None
+    # A test customer's run (`POST /v1/journeys/{id}/tests`): its projection is kept out of the numbers.
+    # `version` 0: the draft, carried whole in `definition`.
+    test: bool = False
 
 
 class EnrollmentResult(WireModel):
@@ -99,6 +102,8 @@ class EnrollmentSnapshot(WireModel):
     completed_at: datetime | None
     exit_reason: str | None = None
     converted_at: datetime | None = None
+    # A test enrollment: its steps stay out of the rollups (default: payloads recorded before it).
+    test: bool = False
 
 
 class ProgressBatch(WireModel):

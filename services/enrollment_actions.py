@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from domain.actions import EnrollmentAction, action_problems
-from domain.definition import JourneyDefinition
 from domain.errors import ConflictError, FieldIssue, InvalidInputError, NotFoundError
 from domain.payloads import UPDATE_ACTION, EnrollmentStateView
 from services.journeys import JourneyService
@@ -32,8 +31,8 @@ class EnrollmentActionService:
             raise NotFoundError("enrollment", str(enrollment_id))
         if row.status != "ACTIVE":
             raise ConflictError(f"the enrollment has ended ({row.status})")
-        version = await self._journeys.version(tenant_id, journey_id, row.version)
-        problems = action_problems(JourneyDefinition.model_validate(version.definition), action)
+        definition = await self._journeys.enrollment_definition(tenant_id, journey_id, row.version)
+        problems = action_problems(definition, action)
         if problems:
             raise InvalidInputError([FieldIssue(("body", field), message) for field, message in problems])
         return await self._gateway.update(row.workflow_id, UPDATE_ACTION, action)

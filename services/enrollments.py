@@ -218,8 +218,7 @@ class EnrollmentService:
         row = await self._enrollments.get(tenant_id, enrollment_uuid)
         if row is None or row.journey_id != journey_id:
             raise NotFoundError("enrollment", str(enrollment_uuid))
-        version = await self._journeys.version(tenant_id, journey_id, row.version)
-        edges = JourneyDefinition.model_validate(version.definition).edges
+        edges = (await self._journeys.enrollment_definition(tenant_id, journey_id, row.version)).edges
         steps = in_path_order(await self._enrollments.steps(tenant_id, enrollment_uuid), edges)
         live = await self._gateway.live_state(row.workflow_id) if row.status == "ACTIVE" else None
         return EnrollmentDetail(row, steps, live, self._gateway.workflow_url(row.workflow_id))

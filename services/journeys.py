@@ -255,6 +255,17 @@ class JourneyService:
             raise NotFoundError("version", f"{journey_id}/v{number}")
         return row
 
+    async def enrollment_definition(
+        self, tenant_id: str, journey_id: uuid.UUID, number: int
+    ) -> JourneyDefinition:
+        """The definition an enrollment of version `number` reads: the stored version, or for 0 (a test run
+        of the draft, which carries its definition in its workflow input) the draft as it is now."""
+        if number == 0:
+            row = await self.get(tenant_id, journey_id)
+            return JourneyDefinition.model_validate(row.draft)
+        version = await self.version(tenant_id, journey_id, number)
+        return JourneyDefinition.model_validate(version.definition)
+
     async def has_draft_changes(self, row: JourneyRow) -> bool:
         if row.version == 0:
             return True
@@ -326,9 +337,14 @@ class JourneyService:
         return await self.judged(tenant_id, row, draft)
 
     async def delete(self, tenant_id: str, journey_id: uuid.UUID) -> Journey | None:
-        """A never-published draft is deleted (None); anything else is archived, never lost."""
+        """A never-published draft is deleted (None); anything else is archived, never lost. A draft with a
+        test run still going is not deleted under it (409): its workflow would write to a journey gone."""
         row = await self.get(tenant_id, journey_id, for_update=True)
         if row.version == 0 and row.status == "DRAFT":
+            if await self._enrollments.count_active(tenant_id, journey_id) > 0:
+                raise ConflictError(
+                    f"journey {journey_id} has test runs still going; stop them first (DELETE …/tests/{{id}})"
+                )
             await self._journeys.delete(row)
             return None
         if row.status == "ARCHIVED":

@@ -139,6 +139,9 @@ class Reconciler:
                 enrolled_at=row.enrolled_at,
                 definition=definition,
                 trigger_event=trigger,
+                # A lost test run of a published version restarts as a test run (unhastened: its speed is
+                # not stored); one of the draft (version 0) has no stored definition and is left as it is.
+                test=row.test,
             )
             entries.append(
                 start_entry(row.tenant_id, row.customer_id, EnrollmentStart(row.workflow_id, payload))

@@ -183,8 +183,9 @@ class EnrollmentGateway:
                 priority=enrollment_priority(payload),
                 search_attributes=enrollment_search_attributes(payload),
                 static_summary=(
-                    f"journey {payload.journey_name} v{payload.version} · "
-                    f"customer {customer_key(payload.customer_id)}"
+                    ("test run · " if payload.test else "")
+                    + f"journey {payload.journey_name} v{payload.version} · "
+                    + f"customer {customer_key(payload.customer_id)}"
                 ),
             )
         except WorkflowAlreadyStartedError:

@@ -80,8 +80,7 @@ class TimelineService:
         row = await self._enrollments.get(tenant_id, enrollment_id)
         if row is None or row.journey_id != journey_id:
             raise NotFoundError("enrollment", str(enrollment_id))
-        version = await self._journeys.version(tenant_id, journey_id, row.version)
-        definition = JourneyDefinition.model_validate(version.definition)
+        definition = await self._journeys.enrollment_definition(tenant_id, journey_id, row.version)
         steps = in_path_order(await self._enrollments.steps(tenant_id, enrollment_id), definition.edges)
         entries = [*self._steps(steps), *await self._current_wait(row, steps, definition, tenant_id)]
         for message in await self._reads.messages(tenant_id, enrollment_id):

@@ -81,6 +81,8 @@ class EnrollmentRow(Row):
     # Keyed entries (migration 0012): the key value ('' when unkeyed) and the trigger path it was read at.
     entry_key: Mapped[str] = mapped_column(Text, server_default="")
     entry_key_path: Mapped[str | None] = mapped_column(Text)
+    # A test customer's run (migration 0018): kept out of totals, analytics, aggregates and entry rules.
+    test: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -675,6 +675,8 @@ class EnrollmentWorkflow:
             completed_at=state.completed_at,
             exit_reason=state.exit_reason,
             converted_at=state.converted_at,
+            # An activity input, not a command: a history recorded before it replays the same.
+            test=source.test,
         )
 
     def _describe(self) -> None:

@@ -34,6 +34,10 @@ class EnrollmentOut(ApiModel):
     waiting_until: datetime | None
     enrolled_at: datetime
     completed_at: datetime | None
+    test: bool = Field(
+        default=False,
+        description="A test customer's run (`POST …/tests`): counted in no total, analytics or aggregate",
+    )
 
     @classmethod
     def build(cls, row: EnrollmentRow) -> EnrollmentOut:
@@ -50,6 +54,7 @@ class EnrollmentOut(ApiModel):
             waiting_until=row.waiting_until,
             enrolled_at=row.enrolled_at,
             completed_at=row.completed_at,
+            test=row.test,
         )
 
 

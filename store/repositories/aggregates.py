@@ -9,7 +9,9 @@ parameters: building and compiling one costs more than running it over the rollu
 
 Enrollment metrics count enrollments, one each, whatever the grouping; step metrics count step visits
 from the step rollups (store/repositories/rollups.py), whole days from the daily cells and the ends
-of a bucket from the hourly ones. docs/analytics.md has the table of every metric.
+of a bucket from the hourly ones. docs/analytics.md has the table of every metric. Test customers' runs
+(`enrollments.test`) count in no metric: enrollment and message metrics filter them out, and their
+steps never reach the rollups.
 """
 
 from __future__ import annotations
@@ -222,7 +224,12 @@ class EnrollmentMetric(Metric):
     def rows(self, form: bool) -> Select[Any]:
         e = EnrollmentRow
         ts = self.moment()
-        where: list[ColumnElement[bool]] = [e.tenant_id == _TENANT, ts >= _START, ts < _END]
+        where: list[ColumnElement[bool]] = [
+            e.tenant_id == _TENANT,
+            ts >= _START,
+            ts < _END,
+            e.test.is_(False),
+        ]
         if self.status is not None:
             where.append(e.status == self.status)
         if self.converted:
@@ -430,7 +437,14 @@ class MessagesSent(Metric):
             select(*dims, *_one_each(_bucket_of(ts)))
             .select_from(m)
             .outerjoin(EnrollmentRow, EnrollmentRow.id == m.enrollment_id)
-            .where(m.tenant_id == _TENANT, m.status == "sent", ts >= _START, ts < _END)
+            .where(
+                m.tenant_id == _TENANT,
+                m.status == "sent",
+                ts >= _START,
+                ts < _END,
+                # A test customer's send is left out (a message with no enrollment counts).
+                EnrollmentRow.test.is_not(True),
+            )
         )
 
 

@@ -65,7 +65,7 @@ _LATEST_FOR_KEYS = text(
         CAST(:journey_ids AS uuid[]), CAST(:customer_ids AS varchar[]), CAST(:entry_keys AS text[])
     ) AS k(journey_id, customer_id, entry_key)
       ON e.journey_id = k.journey_id AND e.customer_id = k.customer_id AND e.entry_key = k.entry_key
-    WHERE e.tenant_id = :tenant_id
+    WHERE e.tenant_id = :tenant_id AND NOT e.test
     ORDER BY e.journey_id, e.customer_id, e.entry_key, e.entry_number DESC
     """
 )
@@ -200,9 +200,16 @@ class EnrollmentRepository:
         )
 
     async def latest_for_customer(
-        self, tenant_id: str, journey_id: uuid.UUID, customer_id: str, entry_key: str = ""
+        self,
+        tenant_id: str,
+        journey_id: uuid.UUID,
+        customer_id: str,
+        entry_key: str = "",
+        *,
+        test: bool = False,
     ) -> EnrollmentRow | None:
-        """The customer's newest enrollment in the journey with this entry key ('': unkeyed)."""
+        """The customer's newest enrollment in the journey with this entry key ('': unkeyed); test runs
+        (`test`) and real entries number apart."""
         return await self._session.scalar(
             select(EnrollmentRow)
             .where(
@@ -210,6 +217,7 @@ class EnrollmentRepository:
                 EnrollmentRow.journey_id == journey_id,
                 EnrollmentRow.customer_id == customer_id,
                 EnrollmentRow.entry_key == entry_key,
+                EnrollmentRow.test.is_(test),
             )
             .order_by(EnrollmentRow.entry_number.desc())
             .limit(1)
@@ -219,7 +227,8 @@ class EnrollmentRepository:
     async def active_in_journey(
         self, tenant_id: str, journey_id: uuid.UUID, customer_id: str
     ) -> list[EnrollmentRow]:
-        """The customer's ACTIVE enrollments in the journey, oldest first (one per entry key)."""
+        """The customer's ACTIVE enrollments in the journey, oldest first (one per entry key); test runs
+        are stopped through their own route."""
         rows = await self._session.scalars(
             select(EnrollmentRow)
             .where(
@@ -227,6 +236,7 @@ class EnrollmentRepository:
                 EnrollmentRow.journey_id == journey_id,
                 EnrollmentRow.customer_id == customer_id,
                 EnrollmentRow.status == "ACTIVE",
+                EnrollmentRow.test.is_(False),
             )
             .order_by(EnrollmentRow.enrolled_at, EnrollmentRow.id)
             .execution_options(populate_existing=True)
@@ -234,13 +244,14 @@ class EnrollmentRepository:
         return list(rows)
 
     async def customer_entered(self, tenant_id: str, journey_id: uuid.UUID, customer_id: str) -> bool:
-        """Whether the customer ever entered the journey."""
+        """Whether the customer ever entered the journey (a test run is no entry)."""
         found = await self._session.scalar(
             select(EnrollmentRow.id)
             .where(
                 EnrollmentRow.tenant_id == tenant_id,
                 EnrollmentRow.journey_id == journey_id,
                 EnrollmentRow.customer_id == customer_id,
+                EnrollmentRow.test.is_(False),
             )
             .limit(1)
         )
@@ -254,10 +265,13 @@ class EnrollmentRepository:
         *,
         status: str | None = None,
         converted: bool | None = None,
+        test: bool = False,
     ) -> Page[EnrollmentRow]:
+        """The journey's enrollments, newest first: the real ones, or (`test`) its test runs."""
         conditions: list[Any] = [
             EnrollmentRow.tenant_id == tenant_id,
             EnrollmentRow.journey_id == journey_id,
+            EnrollmentRow.test.is_(test),
         ]
         if status:
             conditions.append(EnrollmentRow.status == status)
@@ -277,7 +291,8 @@ class EnrollmentRepository:
     async def counts_by_status_many(
         self, tenant_id: str, journey_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, dict[str, int]]:
-        """Enrollments per status of each journey, and `CONVERTED` (a flag, not a status), in one query."""
+        """Enrollments per status of each journey, and `CONVERTED` (a flag, not a status), in one query
+        (test runs left out)."""
         counts: dict[uuid.UUID, dict[str, int]] = {journey_id: {"CONVERTED": 0} for journey_id in journey_ids}
         if not journey_ids:
             return counts
@@ -288,7 +303,11 @@ class EnrollmentRepository:
                 func.count(),
                 func.count().filter(EnrollmentRow.converted.is_(True)),
             )
-            .where(EnrollmentRow.tenant_id == tenant_id, EnrollmentRow.journey_id.in_(journey_ids))
+            .where(
+                EnrollmentRow.tenant_id == tenant_id,
+                EnrollmentRow.journey_id.in_(journey_ids),
+                EnrollmentRow.test.is_(False),
+            )
             .group_by(EnrollmentRow.journey_id, EnrollmentRow.status)
         )
         for journey_id, status, count, converted in rows:
@@ -332,9 +351,12 @@ class EnrollmentRepository:
             "completed_at": snapshot.completed_at,
             "exit_reason": snapshot.exit_reason,
             "converted_at": snapshot.converted_at,
+            "test": snapshot.test,
         }
         await self._session.execute(_ENROLLMENT_UPSERT, values)
-        if previous_version is not None and previous_version != snapshot.version:
+        # A test enrollment's steps are kept (its detail and timeline show them) but never counted.
+        counted = not snapshot.test
+        if counted and previous_version is not None and previous_version != snapshot.version:
             await analytics.move_enrollment_version(
                 snapshot.tenant_id, journey_id, enrollment_id, previous_version, snapshot.version
             )
@@ -362,7 +384,8 @@ class EnrollmentRepository:
             for record in latest.values()
         ]
         await self._session.execute(_STEP_UPSERT, step_values)
-        await analytics.apply_deltas(deltas)
+        if counted:
+            await analytics.apply_deltas(deltas)
 
     async def active_page(
         self, tenant_id: str, journey_id: uuid.UUID, *, after: uuid.UUID | None, limit: int

@@ -2,7 +2,8 @@
 rollups (whole days from the daily cells, the ends of the range from the hourly ones), messages per
 node (by status and suppression reason) and what providers reported about them, conversion over the
 enrollments that entered in the range, and that conversion per branch of every branching node (the A/B
-readout)."""
+readout). Test customers' runs (`enrollments.test`) count nowhere here: their steps never reach the
+rollups, and their enrollments and messages are filtered out."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from store.rows import DeliveryEventRow, EnrollmentRow, EnrollmentStepRow, Messa
 # An open end of the range, as a bound far enough out (midnights, so it costs no hourly cells).
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+# A message counts unless a test customer's run sent it (a message with no enrollment counts).
+_NOT_TEST = EnrollmentRow.test.is_not(True)
 
 
 @dataclass(frozen=True)
@@ -135,13 +138,13 @@ class JourneyAnalyticsRepository:
             conditions.append(MessageRow.created_at >= start)
         if end is not None:
             conditions.append(MessageRow.created_at < end)
-        query: Any = select(MessageRow.node_id, MessageRow.status, MessageRow.reason, func.count()).where(
-            *conditions
+        query: Any = (
+            select(MessageRow.node_id, MessageRow.status, MessageRow.reason, func.count())
+            .outerjoin(EnrollmentRow, EnrollmentRow.id == MessageRow.enrollment_id)
+            .where(*conditions, _NOT_TEST)
         )
         if version is not None:
-            query = query.join(EnrollmentRow, EnrollmentRow.id == MessageRow.enrollment_id).where(
-                EnrollmentRow.version == version
-            )
+            query = query.where(EnrollmentRow.version == version)
         rows = await self._session.execute(
             query.group_by(MessageRow.node_id, MessageRow.status, MessageRow.reason)
         )
@@ -174,12 +177,11 @@ class JourneyAnalyticsRepository:
                 func.count(func.distinct(DeliveryEventRow.message_id)),
             )
             .join(MessageRow, MessageRow.id == DeliveryEventRow.message_id)
-            .where(*conditions)
+            .outerjoin(EnrollmentRow, EnrollmentRow.id == MessageRow.enrollment_id)
+            .where(*conditions, _NOT_TEST)
         )
         if version is not None:
-            query = query.join(EnrollmentRow, EnrollmentRow.id == MessageRow.enrollment_id).where(
-                EnrollmentRow.version == version
-            )
+            query = query.where(EnrollmentRow.version == version)
         rows = await self._session.execute(query.group_by(DeliveryEventRow.node_id, DeliveryEventRow.type))
         return [(str(n), t, int(c)) for n, t, c in rows]
 
@@ -195,6 +197,7 @@ class JourneyAnalyticsRepository:
         conditions: list[ColumnElement[bool]] = [
             EnrollmentRow.tenant_id == tenant_id,
             EnrollmentRow.journey_id == journey_id,
+            EnrollmentRow.test.is_(False),
         ]
         if version is not None:
             conditions.append(EnrollmentRow.version == version)
@@ -244,6 +247,7 @@ class JourneyAnalyticsRepository:
         conditions: list[ColumnElement[bool]] = [
             EnrollmentRow.tenant_id == tenant_id,
             EnrollmentRow.journey_id == journey_id,
+            EnrollmentRow.test.is_(False),
             EnrollmentStepRow.node_type.in_(sorted(node_types)),
             EnrollmentStepRow.branch.is_not(None),
         ]

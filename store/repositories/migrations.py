@@ -52,6 +52,7 @@ class MigrationRepository:
                 EnrollmentRow.journey_id == journey_id,
                 EnrollmentRow.version == version,
                 EnrollmentRow.status == "ACTIVE",
+                EnrollmentRow.test.is_(False),
             )
             .group_by(EnrollmentRow.current_step_id)
         )
@@ -66,6 +67,7 @@ class MigrationRepository:
             EnrollmentRow.journey_id == journey_id,
             EnrollmentRow.version == version,
             EnrollmentRow.status == "ACTIVE",
+            EnrollmentRow.test.is_(False),
         ]
         if after is not None:
             conditions.append(EnrollmentRow.id > after)

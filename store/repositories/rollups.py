@@ -399,7 +399,8 @@ class RollupRepository:
                 func.coalesce(func.sum(cast(duration, BigInteger)), 0),
             )
             .join(EnrollmentRow, EnrollmentRow.id == s.enrollment_id)
-            .where(s.tenant_id == tenant_id)
+            # A test customer's steps never reach the rollups (EnrollmentRepository.apply_progress).
+            .where(s.tenant_id == tenant_id, EnrollmentRow.test.is_(False))
             .group_by(EnrollmentRow.journey_id, EnrollmentRow.version, s.node_id, s.node_type, bucket)
             .group_by(s.status, branch)
         )

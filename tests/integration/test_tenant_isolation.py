@@ -190,6 +190,7 @@ async def test_every_id_route_is_404_for_another_tenant(api_client_for: ApiClien
         },
         ("POST", "/v1/journeys/{journeyId}/enrollments/{enrollmentId}/actions"): {"action": "exit"},
         ("POST", "/v1/journeys/{journeyId}/simulations"): {"cohort": {"customerIds": [CUSTOMER]}},
+        ("POST", "/v1/journeys/{journeyId}/tests"): {"customerIds": [CUSTOMER], "speed": 60},
         ("PUT", "/v1/customers/{customerId}"): {"traits": {"firstName": "Globex"}},
         ("PATCH", "/v1/customers/{customerId}"): {"traits": {"firstName": "Globex"}},
         ("PATCH", "/v1/actiontargets/{actionTargetId}"): {"name": "Renamed by globex"},
