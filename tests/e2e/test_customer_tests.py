@@ -195,3 +195,36 @@ async def test_bad_test_requests(api_client_for: ApiClientFor) -> None:
         elsewhere = await other.post(f"/v1/journeys/{journey_id}/tests", json={"customerIds": ["x1"]})
         assert elsewhere.status_code == 404, elsewhere.text
         assert (await other.get(f"/v1/journeys/{journey_id}/tests")).status_code == 404
+
+
+async def test_events_enter_real_enrollments_only_and_reach_a_running_test(
+    api_client_for: ApiClientFor, dev_env: WorkflowEnvironment, run_worker: RunWorker, smtp_sink: SmtpSink
+) -> None:
+    body = hello_bye()
+    body["nodes"][0]["config"] = {"triggerType": "EVENT", "event": "Signed Up"}
+    async with api_client_for(dev_env.client) as http, run_worker(dev_env.client):
+        journey_id = await draft(http, body)
+        dan = await customer(http, f"dan{uuid.uuid4().hex[:6]}")
+        started = await http.post(f"/v1/journeys/{journey_id}/tests", json={"customerIds": [dan]})
+        assert started.status_code == 201, started.text
+        again = await http.post(f"/v1/journeys/{journey_id}/tests", json={"customerIds": [dan]})
+        assert again.json()["data"][0]["id"] == started.json()["data"][0]["id"], "a retry starts nothing new"
+        published = await http.post(f"/v1/journeys/{journey_id}/publish")
+        assert published.status_code == 200, published.text
+
+        event = {"type": "track", "userId": dan, "event": "Signed Up", "messageId": uuid.uuid4().hex}
+        answer = await http.post("/v1/events", json=event)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["enrolled"] == 1, "the running test run neither blocks nor is the entry"
+        assert answer.json()["signalled"] == 1, "the event reaches the running test run as a signal"
+
+        async def real_one() -> list[dict[str, Any]] | None:
+            listed = (await http.get(f"/v1/journeys/{journey_id}/enrollments")).json()["data"]
+            return listed or None
+
+        real = await eventually(real_one, timeout=30, what="the real enrollment")
+        assert [(r["customerId"], r["test"], r["version"], r["entryNumber"]) for r in real] == [
+            (dan, False, 1, 1)
+        ]
+        tests = (await http.get(f"/v1/journeys/{journey_id}/tests")).json()
+        assert tests["meta"]["total"] == 1 and tests["data"][0]["version"] == 0
