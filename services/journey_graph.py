@@ -9,6 +9,7 @@ from datetime import datetime
 
 from domain.definition import JourneyDefinition
 from domain.layout import Box, Layout, Route, layered_layout
+from domain.nodes import kind_of
 from services.analytics import AnalyticsService
 from services.journeys import JourneyService, definition_of
 from services.uow import UnitOfWork
@@ -100,10 +101,12 @@ class JourneyGraphService:
         completed = {graph_node.box.node_id: graph_node.counts.completed for graph_node in nodes}
         counts_of_edge: list[int] = []
         for route in layout.routes:
-            # A branching node's edges carry the visits that left by their label; any other node's one edge
-            # carries its completed visits.
-            labelled = branch_counts.get((route.source, route.label))
-            counts_of_edge.append(labelled if labelled is not None else completed.get(route.source, 0))
+            # A branching node's edges carry the visits that left by their label (none counted yet: 0);
+            # any other node's one edge carries its completed visits.
+            if kind_of(by_id[route.source]).branching:
+                counts_of_edge.append(branch_counts.get((route.source, route.label), 0))
+            else:
+                counts_of_edge.append(completed.get(route.source, 0))
         leaving: dict[str, int] = {}
         for route, count in zip(layout.routes, counts_of_edge, strict=True):
             leaving[route.source] = leaving.get(route.source, 0) + count

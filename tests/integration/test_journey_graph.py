@@ -54,7 +54,8 @@ async def test_live_counts_and_shares_follow_the_enrollments(
         async def all_waiting() -> dict[str, Any] | None:
             body = await graph()
             active = {n["id"]: n["counts"]["active"] for n in body["nodes"]}
-            return body if active["wa"] + active["wb"] == 6 else None
+            split = sum(e["count"] for e in body["edges"] if e["source"] == "ab")
+            return body if active["wa"] + active["wb"] == 6 and split == 6 else None
 
         body = await eventually(all_waiting, timeout=30, what="six enrollments waiting")
         assert (body["version"], body["versions"], body["status"]) == (1, [1], "PUBLISHED")
