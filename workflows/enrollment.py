@@ -131,6 +131,7 @@ JOURNEY_CONTROL_PATCH = "journey-control-read-v1"
 # its start (the journey took the entry, so it was live) and each read count, so a step this soon after
 # one needs no read (a WAIT of a second between two sends costs nothing). A pause therefore holds every
 # enrollment within this plus the worker's cache time (JOURNEYS_CONTROL_CACHE_SECONDS) of its request.
+# It decides where histories recorded under JOURNEY_CONTROL_PATCH read: changing it needs a new patch id.
 CONTROL_FRESH_FOR = timedelta(seconds=3)
 CONTROL_READ_START_TO_CLOSE = timedelta(seconds=5)
 # A local activity's failure reaches the workflow as it was raised (an ApplicationError, or a timeout),
