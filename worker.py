@@ -22,7 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audience import AudienceActivities
 from activities.channels import EmailChannel, SmtpConfig
-from activities.control import ControlActivities
+from activities.control import SETTLE_MARGIN_SECONDS, ControlActivities, JourneyControlReader
 from activities.messaging import MessagingActivities
 from activities.migration import MigrationActivities
 from activities.profiles import ProfileActivities
@@ -87,7 +87,13 @@ def build_worker(
     )
     projections = ProjectionActivities(sessions)
     profiles = ProfileActivities(sessions)
-    control = ControlActivities(sessions, client)
+    control = ControlActivities(
+        sessions,
+        client,
+        concurrency=settings.control_signal_concurrency,
+        settle_seconds=settings.control_cache_seconds + SETTLE_MARGIN_SECONDS,
+    )
+    journey_control = JourneyControlReader(sessions, ttl_seconds=settings.control_cache_seconds)
     audience = AudienceActivities(
         sessions,
         EnrollmentGateway(
@@ -128,6 +134,7 @@ def build_worker(
             profiles.read_profile,
             profiles.update_profile,
             control.signal_enrollments,
+            journey_control.read_journey_control,
             audience.enroll_audience_page,
             migrations.list_migration_page,
             migrations.move_enrollments,

@@ -46,3 +46,8 @@ def accepts_entries(status: str) -> bool:
 
 def is_live(status: str) -> bool:
     return status in ("PUBLISHED", "PAUSED")
+
+
+def holds_in_flight(status: str | None, pause_mode: str | None) -> bool:
+    """Whether in-flight enrollments must hold before their next step: paused with mode `all`."""
+    return status == "PAUSED" and pause_mode == "all"

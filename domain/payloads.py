@@ -193,6 +193,22 @@ class EnrollmentStateView(WireModel):
     exit_reason: str | None = None
 
 
+class JourneyControlRequest(WireModel):
+    """What an enrollment asks before a wait's end moves it on to another node: does its journey hold?"""
+
+    schema_version: int = 1
+    tenant_id: str
+    journey_id: str
+
+
+class JourneyControl(WireModel):
+    """The journey's control state as an enrollment reads it (`activities.control.JourneyControlReader`)."""
+
+    schema_version: int = 1
+    # Paused with mode `all`: in-flight enrollments hold before their next node until resumed.
+    held: bool
+
+
 class JourneyControlInput(WireModel):
     """Reach every running enrollment of one journey with one instruction."""
 
@@ -200,7 +216,9 @@ class JourneyControlInput(WireModel):
     tenant_id: str
     journey_id: str
     instruction: ControlInstruction
-    page_size: int = Field(default=500, ge=1, le=1000)
+    page_size: int = Field(default=1000, ge=1, le=5000)
+    # How long each activity keeps reading pages before answering with its cursor (0: one page each).
+    stream_seconds: float = Field(default=30.0, ge=0, le=90)
     # Where a continued run picks up (continue-as-new keeps a long journey's history short).
     after_enrollment_id: str | None = None
     signalled: int = 0
@@ -213,12 +231,18 @@ class SignalBatchRequest(WireModel):
     instruction: ControlInstruction
     after_enrollment_id: str | None = None
     batch_size: int = 500
+    # Keep reading pages (the next while this one is signalled) for up to this long before answering;
+    # None: one page, as requests recorded before streaming asked.
+    stream_seconds: float | None = None
 
 
 class SignalBatchResult(WireModel):
     schema_version: int = 1
     signalled: int
     last_enrollment_id: str | None
+    # Whether the last page was read (a streaming answer); None in answers recorded before streaming,
+    # where a page shorter than the batch said so.
+    done: bool | None = None
 
 
 # ---- migrations: moving a journey's in-flight enrollments to another version ----------------------

@@ -176,12 +176,20 @@ def bench_idle(n: Annotated[int, typer.Option("--n", min=10, help="Sleeping enro
 @bench_app.command("lifecycle")
 def bench_lifecycle(
     n: Annotated[int, typer.Option("--n", min=10, help="In-flight enrollments")] = 1000,
+    temporal_on_file: Annotated[
+        bool,
+        typer.Option(
+            "--temporal-on-file",
+            help="Keep the dev server's state in a SQLite file (default: in memory; on a file every "
+            "transaction waits for an fsync, which measures the disk)",
+        ),
+    ] = False,
 ) -> None:
-    """How long pause and archive take to reach N in-flight enrollments."""
+    """How fast pause (mode all) holds and archive exits N in-flight enrollments, against bare signals."""
     from bench.lifecycle import print_lifecycle, run_lifecycle_bench
 
     out = Console()
-    print_lifecycle(asyncio.run(run_lifecycle_bench(n, out)), out)
+    print_lifecycle(asyncio.run(run_lifecycle_bench(n, out, temporal_on_file=temporal_on_file)), out)
 
 
 @bench_app.command("ingest")

@@ -149,6 +149,21 @@ class Settings(BaseSettings):
     )
     worker_max_pollers: int = Field(default=20, ge=2, description="Upper bound of pollers per task kind.")
 
+    # Lifecycle changes reaching in-flight enrollments (activities/control.py; docs/lifecycle.md).
+    control_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long a worker keeps a journey's control state (paused with mode all or not) "
+        "before reading it again; a pause holds every enrollment within about this long.",
+    )
+    control_signal_concurrency: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="Signals in flight at once when a lifecycle change reaches every enrollment.",
+    )
+
     # The dispatcher (services/dispatcher.py): drains the outbox of workflow starts and signals.
     dispatcher_concurrency: int = Field(
         default=64, ge=1, le=1024, description="Temporal calls in flight per dispatcher process."

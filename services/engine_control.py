@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Protocol
 
+from domain.lifecycle import holds_in_flight
 from domain.payloads import ControlInstruction
 
 
@@ -21,7 +22,7 @@ def instruction_for(
     action: str, *, previous_status: str, previous_mode: str | None, new_mode: str | None
 ) -> ControlInstruction | None:
     """What in-flight enrollments must do after a lifecycle change, if anything."""
-    was_holding = previous_status == "PAUSED" and previous_mode == "all"
+    was_holding = holds_in_flight(previous_status, previous_mode)
     if action == "archive":
         return "exit"
     if action == "pause":

@@ -1,7 +1,9 @@
 """JourneyControlWorkflow: carries one lifecycle instruction to every running enrollment of a journey.
 
 Durable and out of the request path: the API commits the status change and starts this; it pages
-through the journey's ACTIVE enrollments and signals each page, however many there are.
+through the journey's ACTIVE enrollments and signals them, however many there are. Each activity reads
+page after page for about `stream_seconds` (the next page while one is signalled) and answers with its
+cursor, so the history grows by one activity per half minute of signalling, not one per page.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class JourneyControlWorkflow:
                     instruction=input.instruction,
                     after_enrollment_id=cursor,
                     batch_size=input.page_size,
+                    stream_seconds=input.stream_seconds,
                 ),
                 result_type=SignalBatchResult,
                 start_to_close_timeout=timedelta(minutes=2),
@@ -54,6 +57,10 @@ class JourneyControlWorkflow:
                 summary=f"{input.instruction} page after {cursor or 'start'}",
             )
             signalled += int(result.signalled)
-            if result.last_enrollment_id is None or result.signalled < input.page_size:
+            # Answers recorded before streaming said "last page" by a short one.
+            done = result.done
+            if done is None:
+                done = result.last_enrollment_id is None or result.signalled < input.page_size
+            if done:
                 return signalled
             cursor = result.last_enrollment_id

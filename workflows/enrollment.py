@@ -65,6 +65,8 @@ with workflow.unsafe.imports_passed_through():
         EnrollmentSnapshot,
         EnrollmentStateView,
         EventSignal,
+        JourneyControl,
+        JourneyControlRequest,
         ProfileReadRequest,
         ProfileSnapshot,
         ProfileUpdateRequest,
@@ -81,6 +83,7 @@ SEND_MESSAGE = "send_message"
 RECORD_PROGRESS = "record_progress"
 READ_PROFILE = "read_profile"
 UPDATE_PROFILE = "update_profile"
+READ_JOURNEY_CONTROL = "read_journey_control"
 
 SEND_START_TO_CLOSE = timedelta(seconds=15)
 # Transient failures (SMTP down, timeouts) retry with backoff for up to a day, then the step fails.
@@ -122,6 +125,21 @@ CUSTOMER_CLOCK_PATCH = "customer-clock-v1"
 # a decision (`_lean`); LOCAL_STORE_PATCH is asked only when this one is False, so a new enrollment
 # records this marker alone, and histories from before it replay through their old paths.
 LEAN_PATCH = "lean-enrollment-v1"
+# Patch: the journey's control state. Before a wait's end (a timer, or a signal) moves the enrollment on
+# to another node, it reads whether its journey is paused with mode `all` (`read_journey_control`, a local
+# activity answering from a per-worker cache of about a second) and, if so, holds before that node as a
+# `pause` signal would have made it: a pause reaches every enrollment within seconds without a signal
+# each (the control workflow's signals still follow, as a nudge). Asked only when a read is due, so an
+# enrollment that only sleeps, absorbs events or moves on right after its start records no marker;
+# histories from before it replay without the reads.
+JOURNEY_CONTROL_PATCH = "journey-control-read-v1"
+# What the enrollment knows of its journey's control state stays good for this long of workflow time:
+# its start (the journey took the entry, so it was live) and each read count, so a step this soon after
+# one needs no read (a WAIT of a second between two sends costs nothing). A pause therefore holds every
+# enrollment within this plus the worker's cache time (JOURNEYS_CONTROL_CACHE_SECONDS) of its request.
+# It decides where histories recorded under JOURNEY_CONTROL_PATCH read: changing it needs a new patch id.
+CONTROL_FRESH_FOR = timedelta(seconds=3)
+CONTROL_READ_START_TO_CLOSE = timedelta(seconds=5)
 # A local activity's failure reaches the workflow as it was raised (an ApplicationError, or a timeout),
 # not wrapped in an ActivityError as an ordinary activity's is.
 LOCAL_FAILURES = (ApplicationError, ActivityTimeoutError)
@@ -175,6 +193,9 @@ class EnrollmentWorkflow:
         # Set when this run replays a history from before INTERPRETER_QUIET_HOURS_PATCH: the shell holds
         # sends in quiet hours, as it did then.
         self._shell_holds_quiet_hours = False
+        # When the enrollment last knew its journey's control state (JOURNEY_CONTROL_PATCH): its start,
+        # then each read; None in a run continued as new, whose first step after a wait reads it.
+        self._control_known_at: datetime | None = None
 
     # ---- signals and query --------------------------------------------------------------------
 
@@ -257,6 +278,7 @@ class EnrollmentWorkflow:
         if input.state is None:
             meter.create_counter(ENROLLMENTS_STARTED, "Enrollments started").add(1)
             first = Started(now=workflow.now(), trigger_event=input.trigger_event)
+            self._control_known_at = workflow.now()
         else:
             first = Resumed(now=workflow.now())
         self._state, commands = self._step(first)
@@ -287,16 +309,20 @@ class EnrollmentWorkflow:
                     blocking = command
             self._describe()
             # Signals first: an exit or an event never waits behind the next effect.
+            # A signal or a wait's end (not an effect's outcome) may move the enrollment on to another
+            # node: the journey's control state is consulted first.
             if self._signals:
                 outcome = self._take_signal()
+                await self._consult_journey(outcome)
+            elif isinstance(blocking, Wait):
+                outcome = await self._wait(blocking)
+                await self._consult_journey(outcome)
             elif isinstance(blocking, SendMessage):
                 outcome = await self._send(blocking)
             elif isinstance(blocking, ReadProfile):
                 outcome = await self._read_profile(blocking)
             elif isinstance(blocking, UpdateProfile):
                 outcome = await self._update_profile(blocking)
-            elif isinstance(blocking, Wait):
-                outcome = await self._wait(blocking)
             else:
                 raise ApplicationError("the interpreter returned nothing to wait on", non_retryable=True)
             self._state, commands = self._step(outcome)
@@ -362,6 +388,43 @@ class EnrollmentWorkflow:
                 definition, self._state, outcome, hold_quiet_hours=False, customer_clock=clock
             )
         return state, commands
+
+    # ---- the journey's control state ----------------------------------------------------------
+
+    async def _consult_journey(self, outcome: AnyInput) -> None:
+        """Before feeding a signal or a wait's end that moves the enrollment on to another node: if its
+        journey now holds every enrollment (paused, mode `all`), pause first, so it holds before that node.
+        Never un-pauses: a hold by an operator stays until a `resume` signal."""
+        state = self._state
+        if state.paused:
+            return  # holds before any node already, or this input is the resume that releases it
+        known = self._control_known_at
+        if known is not None and workflow.now() - known < CONTROL_FRESH_FOR:
+            return
+        if not self._enters_node(outcome) or not workflow.patched(JOURNEY_CONTROL_PATCH):
+            return
+        self._control_known_at = workflow.now()
+        control: JourneyControl = await workflow.execute_local_activity(
+            READ_JOURNEY_CONTROL,
+            JourneyControlRequest(tenant_id=self._input.tenant_id, journey_id=self._input.journey_id),
+            result_type=JourneyControl,
+            start_to_close_timeout=CONTROL_READ_START_TO_CLOSE,
+            # The database is needed for the step anyway (its projection): retried until it answers.
+            retry_policy=STORE_RETRY,
+            summary="read the journey's control state",
+        )
+        if control.held and not self._state.paused:
+            self._state, _ = self._step(PauseRequested(now=workflow.now()))
+
+    def _enters_node(self, outcome: AnyInput) -> bool:
+        """Whether feeding `outcome` enters another node (the interpreter is pure: asking is free)."""
+        try:
+            after, _ = step(
+                self._input.definition, self._state, outcome, customer_clock=self._customer_clock is not False
+            )
+        except UnexpectedInputError:
+            return False
+        return after.visits != self._state.visits
 
     # ---- carrying out commands ----------------------------------------------------------------
 

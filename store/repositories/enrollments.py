@@ -428,6 +428,15 @@ class EnrollmentRepository:
         )
         return int(count or 0)
 
+    async def node_entries(self, journey_id: uuid.UUID, node_id: str) -> list[tuple[str, datetime]]:
+        """(customer, when) of every visit of one node of a journey (benchmarks read when steps ran)."""
+        rows = await self._session.execute(
+            select(EnrollmentRow.customer_id, EnrollmentStepRow.started_at)
+            .join(EnrollmentRow, EnrollmentRow.id == EnrollmentStepRow.enrollment_id)
+            .where(EnrollmentRow.journey_id == journey_id, EnrollmentStepRow.node_id == node_id)
+        )
+        return [(customer, started) for customer, started in rows.tuples()]
+
     async def count_where(self, journey_id: uuid.UUID, condition: ColumnElement[bool]) -> int:
         """How many of the journey's enrollments satisfy `condition` (benchmarks poll with it)."""
         count = await self._session.scalar(

@@ -39,6 +39,17 @@ class JourneyRepository:
             query = query.with_for_update(read=True)
         return (await self._session.execute(query)).scalar_one_or_none()
 
+    async def control_state(self, tenant_id: str, journey_id: uuid.UUID) -> tuple[str, str | None] | None:
+        """(status, pause_mode) of a journey, or None if there is none: what in-flight enrollments read."""
+        row = (
+            await self._session.execute(
+                select(JourneyRow.status, JourneyRow.pause_mode).where(
+                    JourneyRow.tenant_id == tenant_id, JourneyRow.id == journey_id
+                )
+            )
+        ).one_or_none()
+        return None if row is None else (row.status, row.pause_mode)
+
     async def list(
         self,
         tenant_id: str,

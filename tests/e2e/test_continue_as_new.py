@@ -107,7 +107,10 @@ async def test_a_lifecycle_change_continues_as_new_between_pages(
         control_id = f"journey-control:{TENANT}:{journey_id}:test"
         signalled = await client.execute_workflow(
             JOURNEY_CONTROL_WORKFLOW,
-            JourneyControlInput(tenant_id=TENANT, journey_id=journey_id, instruction="exit", page_size=2),
+            # One page of two per activity (stream_seconds=0), so the history grows page by page.
+            JourneyControlInput(
+                tenant_id=TENANT, journey_id=journey_id, instruction="exit", page_size=2, stream_seconds=0
+            ),
             id=control_id,
             task_queue=settings.temporal_task_queue,
             result_type=int,

@@ -18,6 +18,7 @@ from worker import workflow_runner
 from workflows.enrollment import (
     CUSTOMER_CLOCK_PATCH,
     INTERPRETER_QUIET_HOURS_PATCH,
+    JOURNEY_CONTROL_PATCH,
     QUIET_HOURS_PATCH,
     EnrollmentWorkflow,
 )
@@ -59,6 +60,13 @@ def test_the_customer_clock_replays_beside_the_journeys_clock() -> None:
         assert CUSTOMER_CLOCK_PATCH in patch_ids(HISTORY_DIR / f"{name}.json"), name
     # ... and a hold recorded before it, on the journey's clock, which must still replay so.
     assert CUSTOMER_CLOCK_PATCH not in patch_ids(HISTORY_DIR / "interpreter_quiet_hours_hold.json")
+
+
+def test_a_hold_by_the_journeys_control_state_has_a_history() -> None:
+    # An enrollment that read its paused journey's state and held (tests/integration/test_journey_control.py
+    # records it), beside histories from before the read, which replay without it.
+    assert JOURNEY_CONTROL_PATCH in patch_ids(HISTORY_DIR / "journey_control_hold.json")
+    assert JOURNEY_CONTROL_PATCH not in patch_ids(HISTORY_DIR / "pause_resume.json")
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
