@@ -71,12 +71,12 @@ async def transition_quietly(
 
 async def test_a_paused_journey_holds_enrollments_that_wake_without_a_pause_signal(
     api_client_for: ApiClientFor,
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
     run_worker: RunWorker,
     smtp_sink: SmtpSink,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     customers = ["quiet-0", "quiet-1", "quiet-2"]
     async with api_client_for(client) as http, run_worker(client):
         journey_id = await publish(http, NAP_THEN_SEND)
@@ -86,7 +86,7 @@ async def test_a_paused_journey_holds_enrollments_that_wake_without_a_pause_sign
             await awaiting(handle, "time")
 
         await transition_quietly(sessions, journey_id, "pause")  # paused (mode all), nobody signalled
-        await time_skipping_env.sleep(timedelta(hours=2))  # every nap ends
+        await own_time_skipping_env.sleep(timedelta(hours=2))  # every nap ends
         for handle in handles:
             await awaiting(handle, "resume")
         states = [await live(handle) for handle in handles]
@@ -97,7 +97,7 @@ async def test_a_paused_journey_holds_enrollments_that_wake_without_a_pause_sign
         # Resume through the API: its control workflow signals `resume` to every enrollment.
         resumed = await http.post(f"/v1/journeys/{journey_id}/resume")
         assert resumed.status_code == 200, resumed.text
-        results = [await result_skipping_time(time_skipping_env, handle) for handle in handles]
+        results = [await result_skipping_time(own_time_skipping_env, handle) for handle in handles]
         await save_history(handles[0], "journey_control_hold")
 
     assert all(state.paused and state.current_node_id == "nap" for state in states), states
@@ -120,12 +120,12 @@ async def test_a_paused_journey_holds_enrollments_that_wake_without_a_pause_sign
 
 async def test_an_enrollment_moving_on_soon_after_its_start_reads_nothing(
     api_client_for: ApiClientFor,
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
     run_worker: RunWorker,
 ) -> None:
     # A wait of a second between two steps: what the enrollment knew at its start is still good
     # (CONTROL_FRESH_FOR), so no read and no marker; a step an hour later reads once.
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     body = chain(
         TRIGGER,
         {"id": "blink", "type": "WAIT", "name": "blink", "config": {"duration": "1 second"}},
@@ -136,7 +136,7 @@ async def test_an_enrollment_moving_on_soon_after_its_start_reads_nothing(
         journey_id = await publish(http, body)
         await enroll(http, journey_id, "brisk")
         handle = handle_of(client, journey_id, "brisk")
-        result = await result_skipping_time(time_skipping_env, handle)
+        result = await result_skipping_time(own_time_skipping_env, handle)
         events = list((await handle.fetch_history()).events)
     assert result["status"] == "COMPLETED"
     kinds = [data["activity_type"] for _, data in local_activities(events)]
@@ -163,11 +163,11 @@ class _Client:
 
 async def test_signalling_streams_pages_and_a_retry_picks_up_after_the_last_whole_page(
     api_client_for: ApiClientFor,
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
     run_worker: RunWorker,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     customers = [f"stream-{i}" for i in range(7)]
     async with api_client_for(client) as http, run_worker(client):
         journey_id = await publish(http, NAP_THEN_SEND)
