@@ -16,9 +16,9 @@ from typing import Literal
 from domain.definition import JourneyDefinition
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.ids import enrollment_id_for_test, workflow_id_for_test
-from domain.payloads import SIGNAL_EXIT, ControlSignal, EnrollmentInput
+from domain.payloads import SIGNAL_EXIT, ControlSignal
 from domain.speed import hastened
-from services.enrollments import EntryOutcome
+from services.enrollments import EntryOutcome, enrollment_input
 from services.journeys import JourneyService
 from services.temporal import EnrollmentGateway
 from services.uow import EnrollmentStart, UnitOfWork
@@ -117,18 +117,7 @@ class CustomerTestService:
     def _start_after_commit(
         self, row: EnrollmentRow, journey_name: str, definition: JourneyDefinition
     ) -> None:
-        payload = EnrollmentInput(
-            tenant_id=row.tenant_id,
-            journey_id=str(row.journey_id),
-            journey_name=journey_name,
-            version=row.version,
-            customer_id=row.customer_id,
-            entry_number=row.entry_number,
-            enrollment_id=str(row.id),
-            enrolled_at=row.enrolled_at,
-            definition=definition,
-            test=True,
-        )
+        payload = enrollment_input(row, journey_name, definition)
         self._uow.start_enrollment(EnrollmentStart(row.workflow_id, payload), self._gateway)
 
     async def list_for_journey(

@@ -52,6 +52,28 @@ def reentry_refusal(
     return None
 
 
+def enrollment_input(
+    row: EnrollmentRow,
+    journey_name: str,
+    definition: JourneyDefinition,
+    trigger_event: EventRecord | None = None,
+) -> EnrollmentInput:
+    """The workflow input of the enrollment `row` records (a test run's carries its flag)."""
+    return EnrollmentInput(
+        tenant_id=row.tenant_id,
+        journey_id=str(row.journey_id),
+        journey_name=journey_name,
+        version=row.version,
+        customer_id=row.customer_id,
+        entry_number=row.entry_number,
+        enrollment_id=str(row.id),
+        enrolled_at=row.enrolled_at,
+        definition=definition,
+        trigger_event=trigger_event,
+        test=bool(row.test),
+    )
+
+
 class EnrollmentService:
     def __init__(self, uow: UnitOfWork, gateway: EnrollmentGateway) -> None:
         self._uow = uow
@@ -184,19 +206,7 @@ class EnrollmentService:
         definition: JourneyDefinition,
         trigger_event: EventRecord | None = None,
     ) -> None:
-        payload = EnrollmentInput(
-            tenant_id=row.tenant_id,
-            journey_id=str(row.journey_id),
-            journey_name=journey_name,
-            version=row.version,
-            customer_id=row.customer_id,
-            entry_number=row.entry_number,
-            enrollment_id=str(row.id),
-            enrolled_at=row.enrolled_at,
-            definition=definition,
-            trigger_event=trigger_event,
-        )
-
+        payload = enrollment_input(row, journey_name, definition, trigger_event)
         self._uow.start_enrollment(EnrollmentStart(row.workflow_id, payload), self._gateway)
 
     async def list_for_journey(
