@@ -74,7 +74,7 @@ WAKE_FROM, WAKE_SPREAD = 3.0, 10.0  # the N wake from T + 3 s to T + 13 s
 # so T is planned from the start rate measured on a first batch of CALIBRATION enrollments (of another
 # journey, asleep for a day): T = now + START_MARGIN_SECONDS + START_MARGIN × (N + probes) / rate.
 CALIBRATION = 200
-START_MARGIN, START_MARGIN_SECONDS = 1.6, 30.0
+START_MARGIN, START_MARGIN_SECONDS = 1.3, 30.0
 IDLE_CPU_SECONDS = 0.15  # worker + server CPU over a second below which the stack counts as idle
 
 
